@@ -1,0 +1,80 @@
+"""landcover-sdk: pixel-level land-cover classification of 4-band aerial imagery.
+
+A modern, typed re-creation of the pixel-level land classification tutorial: the tutorial's
+U-Net-style network (PyTorch, ONNX Runtime), its data conventions, training recipe and
+evaluation, with CNTK model import, tiled prediction to Cloud-Optimised GeoTIFFs, and runners
+for this machine and Azure Batch.
+
+Names that need the optional ``train`` extra (torch) are imported lazily on first use.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+from .config import (
+    ClassScheme,
+    DataConfig,
+    ModelConfig,
+    PredictConfig,
+    RunnerConfig,
+    TrainConfig,
+    load_config,
+)
+from .data import TileDataset, TilePair
+from .errors import (
+    ConfigError,
+    CoordinateError,
+    DataError,
+    EmptyDatasetError,
+    InvalidRasterError,
+    LabelValueError,
+    LandcoverError,
+    MissingPartnerError,
+    ModelFormatError,
+    RasterMismatchError,
+    RunnerError,
+    StorageError,
+    WindowError,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    pass
+
+_LAZY: dict[str, str] = {}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'landcover_sdk' has no attribute {name!r}")
+    return getattr(import_module(module, __name__), name)
+
+
+__all__ = [
+    "ClassScheme",
+    "ConfigError",
+    "CoordinateError",
+    "DataConfig",
+    "DataError",
+    "EmptyDatasetError",
+    "InvalidRasterError",
+    "LabelValueError",
+    "LandcoverError",
+    "MissingPartnerError",
+    "ModelConfig",
+    "ModelFormatError",
+    "PredictConfig",
+    "RasterMismatchError",
+    "RunnerConfig",
+    "RunnerError",
+    "StorageError",
+    "TileDataset",
+    "TilePair",
+    "TrainConfig",
+    "WindowError",
+    "__version__",
+    "load_config",
+]

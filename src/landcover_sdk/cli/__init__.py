@@ -1,0 +1,5 @@
+"""The ``landcover`` command-line interface."""
+
+from .main import main
+
+__all__ = ["main"]

@@ -1,0 +1,240 @@
+"""Configuration models for data, model, training, prediction and runners.
+
+Defaults are the tutorial's settings (see ``docs/tutorial-mapping.md``). Every model rejects
+unknown keys; :func:`~landcover_sdk.config.load_config` reports errors with field paths.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from .base import StrictModel
+from .schemes import BUILTIN_SCHEMES, ClassScheme
+
+PositiveInt = Annotated[int, Field(gt=0)]
+
+SchemeSpec = Annotated[
+    str | ClassScheme,
+    Field(description="'auto', a built-in scheme name, or a full scheme mapping"),
+]
+
+
+def _check_scheme_name(v: str | ClassScheme) -> str | ClassScheme:
+    if isinstance(v, str) and v != "auto" and v not in BUILTIN_SCHEMES:
+        raise ValueError(f"unknown class scheme {v!r} (choose 'auto' or one of {', '.join(BUILTIN_SCHEMES)})")
+    return v
+
+
+class SamplingConfig(StrictModel):
+    """How training windows are drawn from tiles (the tutorial's minibatch source)."""
+
+    window: PositiveInt = 256
+    minibatch_size: PositiveInt = 10
+    minibatches_per_image: PositiveInt = 160
+    rare_classes: list[int] = Field(default_factory=lambda: [1, 4])
+    rare_fraction: float = Field(default=0.003, ge=0.0, le=1.0)
+    keep_probability: float = Field(default=0.5, ge=0.0, le=1.0)
+    max_tiles_per_worker: PositiveInt | None = 5
+    seed: int = 0
+
+
+class DataConfig(StrictModel):
+    """Where the tile pairs are and how to read them."""
+
+    root: str | None = Field(default=None, description="folder or storage URL holding the tile pairs")
+    pairs: list[tuple[str, str]] | None = Field(default=None, description="explicit (image, label) paths")
+    image_suffix: str = "_NAIP.tif"
+    label_suffix: str = "_LandCover.tif"
+    bands: list[PositiveInt] = Field(default_factory=lambda: [1, 2, 3, 4], description="1-based image bands")
+    scale: float = Field(default=1.0 / 256.0, gt=0.0, description="imagery is multiplied by this (tutorial: 1/256)")
+    class_scheme: SchemeSpec = "auto"
+    cache: Literal["auto", "memory", "windowed"] = "auto"
+    cache_max_megapixels: PositiveInt = 64
+    check_labels: bool = True
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+
+    @field_validator("class_scheme")
+    @classmethod
+    def _scheme_name(cls, v: str | ClassScheme) -> str | ClassScheme:
+        return _check_scheme_name(v)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if self.root is None and not self.pairs:
+            raise ValueError("give either 'root' (a folder of tile pairs) or 'pairs'")
+        if len(set(self.bands)) != len(self.bands):
+            raise ValueError(f"bands: repeated band in {self.bands}")
+        return self
+
+
+class ModelConfig(StrictModel):
+    """The tutorial network's architecture (defaults reproduce the tutorial exactly)."""
+
+    num_classes: int = Field(default=5, ge=2)
+    in_bands: PositiveInt = 4
+    channels: tuple[PositiveInt, PositiveInt, PositiveInt, PositiveInt] = (64, 32, 32, 32)
+    blocks_per_stage: PositiveInt = 2
+    window: PositiveInt = 256
+    margin: int = Field(default=64, ge=0)
+    centred_bands: list[int] = Field(default_factory=lambda: [0, 1, 2], description="0-based bands mean-centred")
+    bn_eps: float = Field(default=1e-5, gt=0.0)
+
+    @model_validator(mode="after")
+    def _geometry(self) -> ModelConfig:
+        if self.window % 8:
+            raise ValueError(f"window: {self.window} must be a multiple of 8 (three stride-2 stages)")
+        if self.window <= 2 * self.margin:
+            raise ValueError(f"window: {self.window} must exceed twice the margin ({2 * self.margin})")
+        bad = [b for b in self.centred_bands if not 0 <= b < self.in_bands]
+        if bad:
+            raise ValueError(f"centred_bands: {bad} outside 0..{self.in_bands - 1}")
+        return self
+
+    @property
+    def core(self) -> int:
+        """Side of the output centre kept from each window (tutorial: 128)."""
+        return self.window - 2 * self.margin
+
+
+class LrStage(StrictModel):
+    """One stage of the learning-rate schedule: ``lr`` per minibatch for ``epochs`` epochs."""
+
+    lr: float = Field(gt=0.0)
+    epochs: PositiveInt | None = Field(default=None, description="None: for the rest of training")
+
+
+class RmsPropConfig(StrictModel):
+    """CNTK's RMSProp constants (tutorial: gamma 0.95, inc 1.1, dec 0.9, max 1.1, min 0.9)."""
+
+    gamma: float = Field(default=0.95, gt=0.0, lt=1.0)
+    inc: float = Field(default=1.1, ge=1.0)
+    dec: float = Field(default=0.9, gt=0.0, le=1.0)
+    max: float = Field(default=1.1, gt=0.0)
+    min: float = Field(default=0.9, gt=0.0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> RmsPropConfig:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+        return self
+
+
+class ValidationConfig(StrictModel):
+    """Optional per-epoch validation on held-out tile pairs (grid-sampled)."""
+
+    pairs: list[tuple[str, str]] = Field(default_factory=list)
+    every_epochs: PositiveInt = 1
+
+
+class TrainConfig(StrictModel):
+    """A training run: data, model, the tutorial's recipe, and where outputs go."""
+
+    data: DataConfig
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    output_dir: str = "runs/train"
+    epochs: PositiveInt = 1
+    epoch_size: PositiveInt = Field(default=16_000, description="windows per epoch")
+    lr_schedule: list[LrStage] = Field(
+        default_factory=lambda: [LrStage(lr=1e-4, epochs=30), LrStage(lr=1e-5, epochs=30), LrStage(lr=1e-6)]
+    )
+    optimizer: Literal["cntk-rmsprop", "adam", "adamw"] = "cntk-rmsprop"
+    rmsprop: RmsPropConfig = Field(default_factory=RmsPropConfig)
+    l2: float = Field(default=1e-5, ge=0.0)
+    class_weights: list[float] = Field(default_factory=lambda: [0.0, 1.0, 1.0, 1.0, 1.0])
+    seed: int = 0
+    keep_last: PositiveInt | None = None
+    init_from: str | None = None
+    validation: ValidationConfig | None = None
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: PositiveInt | None = None
+
+    @field_validator("class_weights")
+    @classmethod
+    def _weights(cls, v: list[float]) -> list[float]:
+        if any(w < 0 for w in v):
+            raise ValueError("class weights must be non-negative")
+        if not any(w > 0 for w in v):
+            raise ValueError("at least one class weight must be positive")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainConfig:
+        if len(self.class_weights) != self.model.num_classes:
+            raise ValueError(
+                f"class_weights: {len(self.class_weights)} weights for {self.model.num_classes} classes"
+            )
+        if len(self.data.bands) != self.model.in_bands:
+            raise ValueError(f"data.bands: {len(self.data.bands)} bands but model.in_bands is {self.model.in_bands}")
+        if self.data.sampling.window != self.model.window:
+            raise ValueError(
+                f"data.sampling.window: {self.data.sampling.window} differs from model.window {self.model.window}"
+            )
+        if self.epoch_size % self.data.sampling.minibatch_size:
+            raise ValueError(
+                f"epoch_size: {self.epoch_size} is not a multiple of the minibatch size "
+                f"{self.data.sampling.minibatch_size}"
+            )
+        stages = self.lr_schedule
+        if not stages:
+            raise ValueError("lr_schedule: needs at least one stage")
+        if any(s.epochs is None for s in stages[:-1]):
+            raise ValueError("lr_schedule: only the last stage may omit 'epochs'")
+        return self
+
+
+class PredictConfig(StrictModel):
+    """How a predictor tiles a raster and where it computes."""
+
+    mode: Literal["exact", "fast"] = "exact"
+    backend: Literal["onnxruntime", "torch"] = "onnxruntime"
+    batch_size: PositiveInt = 8
+    threads: PositiveInt | None = None
+    fast_window: PositiveInt = 1024
+    fast_halo: int = Field(default=64, ge=0)
+    edge_mode: Literal["reflect", "symmetric", "edge", "constant"] = "reflect"
+    block_size: PositiveInt = Field(default=2048, description="output block side for whole-raster prediction")
+    queue_size: PositiveInt = 2
+    probabilities: bool = False
+    nodata_to_class0: bool = True
+
+    @model_validator(mode="after")
+    def _fast_geometry(self) -> PredictConfig:
+        if self.fast_window <= 2 * self.fast_halo:
+            raise ValueError(f"fast_window: {self.fast_window} must exceed twice fast_halo ({2 * self.fast_halo})")
+        if self.fast_window % 8:
+            raise ValueError(f"fast_window: {self.fast_window} must be a multiple of 8")
+        return self
+
+
+class AzureCredentials(StrictModel):
+    """Ways to authenticate to Azure; secrets are never written back out.
+
+    Leave every secret empty to use ``DefaultAzureCredential`` (managed identity, Azure CLI,
+    environment variables).
+    """
+
+    storage_account: str | None = None
+    storage_connection_string: SecretStr | None = None
+    storage_account_key: SecretStr | None = None
+    storage_sas_token: SecretStr | None = None
+    blob_endpoint: str | None = Field(default=None, description="override, e.g. an Azurite URL")
+    batch_account_url: str | None = None
+    batch_account_name: str | None = None
+    batch_account_key: SecretStr | None = None
+
+
+class RunnerConfig(StrictModel):
+    """Which runner executes jobs and how it reaches its resources."""
+
+    kind: Literal["local", "azure-batch"] = "local"
+    work_dir: str = "runs/jobs"
+    azure: AzureCredentials = Field(default_factory=AzureCredentials)
+    pool_id: str = "landcover-pool"
+    poll_seconds: float = Field(default=10.0, gt=0.0)
+
+    def describe(self) -> dict[str, Any]:
+        """A loggable summary (no secrets)."""
+        return self.to_dict()

@@ -1,0 +1,434 @@
+"""GeoTIFF input and output with rasterio: validation, windowed reads, geodesy, COG writing."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import rasterio
+import rasterio.shutil
+from affine import Affine
+from pyproj import Transformer
+from rasterio.crs import CRS
+from rasterio.errors import RasterioError, RasterioIOError
+from rasterio.io import DatasetReader
+from rasterio.windows import Window
+
+from ..errors import CoordinateError, InvalidRasterError, RasterMismatchError
+from .atomic import check_output_path, partial_name, remove_stale_partials
+from .windows import PixelWindow, require_inside
+
+log = logging.getLogger(__name__)
+
+PadMode = Literal["reflect", "symmetric", "edge", "constant"]
+
+SCHEME_TAG = "LANDCOVER_SCHEME"
+
+
+def gdal_path(path: str | Path) -> str:
+    """The path rasterio should open for ``path`` (storage URLs are resolved by the storage layer)."""
+    text = str(path)
+    if "://" in text and not text.startswith("file://"):
+        from ..storage import gdal_path_for
+
+        return gdal_path_for(text)
+    return text.removeprefix("file://")
+
+
+@contextlib.contextmanager
+def open_raster(path: str | Path) -> Iterator[DatasetReader]:
+    """Open a raster for reading; unreadable or missing files raise :class:`InvalidRasterError`."""
+    try:
+        ds = rasterio.open(gdal_path(path))
+    except RasterioIOError as exc:
+        problem = "file not found" if not _exists(path) else f"not a readable raster ({_short(exc)})"
+        raise InvalidRasterError(path, problem) from None
+    try:
+        yield ds
+    finally:
+        ds.close()
+
+
+def _exists(path: str | Path) -> bool:
+    text = str(path)
+    return ("://" in text and not text.startswith("file://")) or Path(text.removeprefix("file://")).exists()
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+@dataclass(frozen=True)
+class RasterInfo:
+    """What a raster's header says: size, bands, data types, georeferencing and nodata."""
+
+    path: str
+    width: int
+    height: int
+    count: int
+    dtypes: tuple[str, ...]
+    crs: CRS | None
+    transform: Affine
+    nodata: float | None
+    tags: Mapping[str, str]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(height, width)``."""
+        return self.height, self.width
+
+    @property
+    def res(self) -> tuple[float, float]:
+        """Pixel size ``(x, y)`` in CRS units."""
+        return abs(self.transform.a), abs(self.transform.e)
+
+
+def read_info(path: str | Path) -> RasterInfo:
+    """Read the header of a raster without reading its pixels."""
+    with open_raster(path) as ds:
+        return info_of(ds, path)
+
+
+def info_of(ds: DatasetReader, path: str | Path) -> RasterInfo:
+    """:class:`RasterInfo` of an open dataset."""
+    return RasterInfo(
+        path=str(path),
+        width=ds.width,
+        height=ds.height,
+        count=ds.count,
+        dtypes=tuple(ds.dtypes),
+        crs=ds.crs,
+        transform=ds.transform,
+        nodata=ds.nodata,
+        tags=dict(ds.tags()),
+    )
+
+
+def validate_image(info: RasterInfo, bands: Sequence[int], *, dtypes: Sequence[str] = ("uint8",)) -> None:
+    """Check that an imagery raster has the configured bands with an accepted data type."""
+    missing = [b for b in bands if not 1 <= b <= info.count]
+    if missing:
+        raise InvalidRasterError(
+            info.path, f"imagery has {info.count} band(s) but band(s) {missing} are required (bands {list(bands)})"
+        )
+    for b in bands:
+        dt = info.dtypes[b - 1]
+        if dt not in dtypes:
+            raise InvalidRasterError(info.path, f"band {b} has dtype {dt}; expected {' or '.join(dtypes)}")
+
+
+def validate_label(info: RasterInfo) -> None:
+    """Check that a label raster has exactly one band of an integer type."""
+    if info.count != 1:
+        raise InvalidRasterError(info.path, f"labels must have 1 band, found {info.count}")
+    if not np.issubdtype(np.dtype(info.dtypes[0]), np.integer):
+        raise InvalidRasterError(info.path, f"band 1 has dtype {info.dtypes[0]}; labels must be integers")
+
+
+def check_aligned(image: RasterInfo, label: RasterInfo) -> None:
+    """Check that an image and its labels share CRS, transform and size."""
+    if image.shape != label.shape:
+        raise RasterMismatchError(
+            label.path,
+            f"size {label.width}x{label.height} differs from imagery {image.path} ({image.width}x{image.height})",
+        )
+    if (image.crs is None) != (label.crs is None) or (image.crs is not None and image.crs != label.crs):
+        raise RasterMismatchError(
+            label.path, f"CRS {_crs_name(label.crs)} differs from imagery {image.path} ({_crs_name(image.crs)})"
+        )
+    tol = 1e-6 * max(image.res[0], image.res[1], 1e-12)
+    if not image.transform.almost_equals(label.transform, precision=tol):
+        raise RasterMismatchError(
+            label.path,
+            f"geotransform {tuple(label.transform)[:6]} differs from imagery {image.path} "
+            f"({tuple(image.transform)[:6]})",
+        )
+
+
+def _crs_name(crs: CRS | None) -> str:
+    if crs is None:
+        return "none"
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.to_string()[:80]
+
+
+def read_window(
+    ds: DatasetReader,
+    window: PixelWindow,
+    *,
+    bands: Sequence[int] | int = 1,
+    pad_mode: PadMode = "reflect",
+    fill: float = 0,
+    source: str | None = None,
+) -> npt.NDArray[Any]:
+    """Read ``window`` from an open dataset; parts outside the raster are filled by ``pad_mode``.
+
+    Returns ``(bands, h, w)`` for a band list and ``(h, w)`` for a single band index. Only the
+    window is read from disk. A window that does not overlap the raster at all raises
+    :class:`~landcover_sdk.WindowError`.
+    """
+    h, w = ds.height, ds.width
+    inner = window.intersect(h, w)
+    if inner is None:
+        require_inside(window, h, w, source or str(ds.name))
+        raise AssertionError("unreachable")
+    indexes: int | list[int] = bands if isinstance(bands, int) else list(bands)
+    try:
+        data = ds.read(indexes, window=Window(inner.col, inner.row, inner.width, inner.height))
+    except RasterioError as exc:
+        raise InvalidRasterError(source or ds.name, f"cannot read window {window} ({_short(exc)})") from None
+    if inner == window:
+        return np.asarray(data)
+    pads = (
+        (inner.row - window.row, window.row_stop - inner.row_stop),
+        (inner.col - window.col, window.col_stop - inner.col_stop),
+    )
+    full_pads = pads if data.ndim == 2 else ((0, 0), *pads)
+    if pad_mode == "constant":
+        return np.pad(data, full_pads, mode="constant", constant_values=fill)
+    return np.pad(data, full_pads, mode=pad_mode)
+
+
+def pad_array(array: npt.NDArray[Any], pads: tuple[tuple[int, int], tuple[int, int]], mode: PadMode,
+              fill: float = 0) -> npt.NDArray[Any]:
+    """Pad the last two axes of ``array`` by ``pads`` using ``mode``."""
+    full = tuple([(0, 0)] * (array.ndim - 2)) + pads
+    if mode == "constant":
+        return np.pad(array, full, mode="constant", constant_values=fill)
+    return np.pad(array, full, mode=mode)
+
+
+def iter_blocks(height: int, width: int, block: int = 1024) -> Iterator[PixelWindow]:
+    """Windows of at most ``block`` × ``block`` covering a raster, row-major."""
+    for r in range(0, height, block):
+        for c in range(0, width, block):
+            yield PixelWindow(r, c, min(block, height - r), min(block, width - c))
+
+
+def code_histogram(path: str | Path, *, block: int = 2048) -> dict[int, int]:
+    """Count each value of a 1-band integer raster, reading block by block."""
+    counts: dict[int, int] = {}
+    with open_raster(path) as ds:
+        for win in iter_blocks(ds.height, ds.width, block):
+            data = read_window(ds, win, bands=1, source=str(path))
+            values, n = np.unique(data, return_counts=True)
+            for v, k in zip(values.tolist(), n.tolist(), strict=True):
+                counts[int(v)] = counts.get(int(v), 0) + int(k)
+    return counts
+
+
+# ---------------------------------------------------------------------------- geodesy
+def latlon_to_pixel(lat: float, lon: float, crs: CRS | str, transform: Affine) -> tuple[float, float]:
+    """Fractional ``(row, col)`` of a WGS84 latitude/longitude in a raster's CRS and grid."""
+    if not (-90.0 <= lat <= 90.0) or not (-180.0 <= lon <= 180.0) or not (math.isfinite(lat) and math.isfinite(lon)):
+        raise CoordinateError(f"latitude {lat}, longitude {lon}: not a valid WGS84 coordinate")
+    tr = Transformer.from_crs("EPSG:4326", CRS.from_user_input(crs), always_xy=True)
+    x, y = tr.transform(lon, lat)
+    col, row = ~transform @ (x, y)
+    return float(row), float(col)
+
+
+def pixel_to_latlon(row: float, col: float, crs: CRS | str, transform: Affine) -> tuple[float, float]:
+    """WGS84 ``(lat, lon)`` of a fractional pixel position."""
+    x, y = transform @ (col, row)
+    tr = Transformer.from_crs(CRS.from_user_input(crs), "EPSG:4326", always_xy=True)
+    lon, lat = tr.transform(x, y)
+    return float(lat), float(lon)
+
+
+def centred_window(
+    info: RasterInfo, lat: float, lon: float, size: int, *, margin: int = 0
+) -> PixelWindow:
+    """The ``size`` × ``size`` window centred on a latitude/longitude (tutorial: region_dim).
+
+    Raises :class:`CoordinateError` naming the coordinate when the window plus ``margin`` on every
+    side does not fit inside the raster.
+    """
+    if info.crs is None:
+        raise InvalidRasterError(info.path, "raster has no CRS; cannot locate a latitude/longitude")
+    row, col = latlon_to_pixel(lat, lon, info.crs, info.transform)
+    r0 = math.floor(row) - size // 2
+    c0 = math.floor(col) - size // 2
+    win = PixelWindow(r0, c0, size, size)
+    if not (0 <= row < info.height and 0 <= col < info.width):
+        raise CoordinateError(
+            f"latitude {lat}, longitude {lon} is outside {info.path} (pixel row {row:.1f}, col {col:.1f} of "
+            f"{info.height}x{info.width})"
+        )
+    if not win.grow(margin).inside(info.height, info.width):
+        raise CoordinateError(
+            f"latitude {lat}, longitude {lon}: a {size}x{size} region with a {margin}-pixel margin "
+            f"(rows {r0 - margin}..{r0 + size + margin}, cols {c0 - margin}..{c0 + size + margin}) "
+            f"does not fit inside {info.path} ({info.height}x{info.width})"
+        )
+    return win
+
+
+# ---------------------------------------------------------------------------- writing
+class GeoTiffWriter:
+    """Write a georeferenced raster window by window; publish it atomically, as a COG if asked.
+
+    Pixels go to a hidden, tiled staging GeoTIFF beside the target. On a clean exit the staging
+    file gets its overviews and is copied into a Cloud-Optimised GeoTIFF (or kept as a tiled
+    GeoTIFF), then renamed to the final name; on an error every temporary file is deleted.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        width: int,
+        height: int,
+        count: int,
+        dtype: str,
+        crs: CRS | str | None,
+        transform: Affine,
+        nodata: float | None = None,
+        colormap: Mapping[int, tuple[int, int, int, int]] | None = None,
+        tags: Mapping[str, str] | None = None,
+        band_descriptions: Sequence[str] | None = None,
+        cog: bool = True,
+        compress: str = "deflate",
+        blocksize: int = 512,
+        overview_resampling: str = "nearest",
+        inputs: tuple[str | Path, ...] = (),
+    ) -> None:
+        self.path = check_output_path(path, inputs=inputs)
+        self.cog = cog
+        self.compress = compress
+        self.blocksize = blocksize
+        self.overview_resampling = overview_resampling
+        self.colormap = colormap
+        self.tags = dict(tags or {})
+        self.band_descriptions = list(band_descriptions or [])
+        self._profile: dict[str, Any] = {
+            "driver": "GTiff",
+            "width": width,
+            "height": height,
+            "count": count,
+            "dtype": dtype,
+            "crs": crs,
+            "transform": transform,
+            "nodata": nodata,
+            "tiled": True,
+            "blockxsize": blocksize,
+            "blockysize": blocksize,
+            "compress": compress,
+            "BIGTIFF": "IF_SAFER",
+        }
+        if min(width, height) < blocksize:
+            self._profile.update(tiled=False)
+            del self._profile["blockxsize"], self._profile["blockysize"]
+        self._staging: Path | None = None
+        self._ds: Any = None
+
+    def __enter__(self) -> GeoTiffWriter:
+        remove_stale_partials(self.path)
+        self._staging = partial_name(self.path.with_suffix(".tif"))
+        self._ds = rasterio.open(self._staging, "w", **self._profile)
+        if self.colormap is not None:
+            self._ds.write_colormap(1, dict(self.colormap))
+        for i, desc in enumerate(self.band_descriptions, start=1):
+            self._ds.set_band_description(i, desc)
+        if self.tags:
+            self._ds.update_tags(**self.tags)
+        return self
+
+    def write(self, array: npt.NDArray[Any], window: PixelWindow) -> None:
+        """Write ``(bands, h, w)`` or ``(h, w)`` pixels at ``window``."""
+        data = array if array.ndim == 3 else array[None]
+        self._ds.write(data, window=Window(window.col, window.row, window.width, window.height))
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        staging = self._staging
+        assert staging is not None
+        final_tmp: Path | None = None
+        try:
+            self._ds.close()
+            if exc_type is not None:
+                return
+            if self.cog:
+                final_tmp = partial_name(self.path)
+                rasterio.shutil.copy(
+                    staging,
+                    final_tmp,
+                    driver="COG",
+                    COMPRESS=self.compress.upper(),
+                    BLOCKSIZE=self.blocksize,
+                    OVERVIEW_RESAMPLING=self.overview_resampling.upper(),
+                    RESAMPLING=self.overview_resampling.upper(),
+                    BIGTIFF="IF_SAFER",
+                )
+                _fsync(final_tmp)
+                final_tmp.replace(self.path)
+            else:
+                _fsync(staging)
+                staging.replace(self.path)
+        finally:
+            for p in (staging, final_tmp):
+                if p is not None:
+                    with contextlib.suppress(FileNotFoundError):
+                        p.unlink()
+                    with contextlib.suppress(FileNotFoundError):
+                        Path(str(p) + ".aux.xml").unlink()
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb+") as fh:
+        import os
+
+        os.fsync(fh.fileno())
+
+
+def write_raster(
+    path: str | Path,
+    array: npt.NDArray[Any],
+    *,
+    crs: CRS | str | None,
+    transform: Affine,
+    nodata: float | None = None,
+    colormap: Mapping[int, tuple[int, int, int, int]] | None = None,
+    tags: Mapping[str, str] | None = None,
+    band_descriptions: Sequence[str] | None = None,
+    cog: bool = True,
+    blocksize: int = 512,
+) -> Path:
+    """Write a whole in-memory array as a GeoTIFF/COG, atomically (see :class:`GeoTiffWriter`)."""
+    data = array if array.ndim == 3 else array[None]
+    with GeoTiffWriter(
+        path,
+        width=data.shape[2],
+        height=data.shape[1],
+        count=data.shape[0],
+        dtype=str(data.dtype),
+        crs=crs,
+        transform=transform,
+        nodata=nodata,
+        colormap=colormap,
+        tags=tags,
+        band_descriptions=band_descriptions,
+        cog=cog,
+        blocksize=blocksize,
+    ) as w:
+        w.write(data, PixelWindow(0, 0, data.shape[1], data.shape[2]))
+    return Path(path)
+
+
+def class_tags(names: Sequence[str], scheme_name: str) -> dict[str, str]:
+    """GeoTIFF metadata tags recording class names (``CLASS_<id>``) and the scheme."""
+    tags = {f"CLASS_{i}": n for i, n in enumerate(names)}
+    tags["CLASS_NAMES"] = json.dumps(list(names))
+    tags[SCHEME_TAG] = scheme_name
+    return tags
