@@ -190,7 +190,7 @@ class PredictConfig(StrictModel):
 
     mode: Literal["exact", "fast"] = "exact"
     backend: Literal["onnxruntime", "torch"] = "onnxruntime"
-    batch_size: PositiveInt = 8
+    batch_size: PositiveInt = Field(default=2, description="256x256 windows per call (larger windows: fewer)")
     threads: PositiveInt | None = None
     fast_window: PositiveInt = 1024
     fast_halo: int = Field(default=64, ge=0)
@@ -204,8 +204,9 @@ class PredictConfig(StrictModel):
     def _fast_geometry(self) -> PredictConfig:
         if self.fast_window <= 2 * self.fast_halo:
             raise ValueError(f"fast_window: {self.fast_window} must exceed twice fast_halo ({2 * self.fast_halo})")
-        if self.fast_window % 8:
-            raise ValueError(f"fast_window: {self.fast_window} must be a multiple of 8")
+        if self.fast_window % 8 or self.fast_halo % 4:
+            raise ValueError(f"fast_window ({self.fast_window}) must be a multiple of 8 and fast_halo "
+                             f"({self.fast_halo}) a multiple of 4")
         return self
 
 

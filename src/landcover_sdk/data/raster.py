@@ -19,6 +19,7 @@ import rasterio.shutil
 from affine import Affine
 from pyproj import Transformer
 from rasterio.crs import CRS
+from rasterio.enums import ColorInterp, MaskFlags
 from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
@@ -199,6 +200,30 @@ def read_window(
     return np.pad(data, full_pads, mode=pad_mode)
 
 
+def valid_mask(
+    ds: DatasetReader, window: PixelWindow, data: npt.NDArray[Any], bands: Sequence[int]
+) -> npt.NDArray[np.bool_]:
+    """``True`` where a window (inside the raster) has data; ``data`` is its ``(bands, h, w)`` pixels.
+
+    A pixel is no data when every input band equals the raster's nodata value, or when a real
+    mask (an internal mask band, or an alpha band that is *not* one of the input bands) says so.
+    GDAL reports the 4th band of a 4-band uint8 RGB-photometric GeoTIFF as alpha; for NAIP that
+    band is near-infrared, so an alpha flag on an input band is ignored.
+    """
+    flags = ds.mask_flag_enums
+    valid = np.ones(data.shape[-2:], dtype=bool)
+    if ds.nodata is not None:
+        valid &= ~(data == ds.nodata).all(axis=0)
+    alpha = [i + 1 for i, ci in enumerate(ds.colorinterp) if ci == ColorInterp.alpha]
+    extra_alpha = [a for a in alpha if a not in bands]
+    rio_win = Window(window.col, window.row, window.width, window.height)
+    if extra_alpha:
+        valid &= ds.read(extra_alpha[0], window=rio_win) > 0
+    elif not alpha and any(MaskFlags.per_dataset in f and MaskFlags.nodata not in f for f in flags):
+        valid &= ds.read_masks(bands[0], window=rio_win) > 0
+    return valid
+
+
 def pad_array(array: npt.NDArray[Any], pads: tuple[tuple[int, int], tuple[int, int]], mode: PadMode,
               fill: float = 0) -> npt.NDArray[Any]:
     """Pad the last two axes of ``array`` by ``pads`` using ``mode``."""
@@ -326,6 +351,9 @@ class GeoTiffWriter:
             "compress": compress,
             "BIGTIFF": "IF_SAFER",
         }
+        if count > 1:
+            # Without this GDAL writes 4-band uint8 as RGB + alpha, turning near-infrared into a mask.
+            self._profile["photometric"] = "MINISBLACK"
         if min(width, height) < blocksize:
             self._profile.update(tiled=False)
             del self._profile["blockxsize"], self._profile["blockysize"]

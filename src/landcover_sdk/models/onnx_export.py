@@ -23,6 +23,7 @@ from ..config.schemes import ClassScheme
 from ..data.atomic import atomic_write_bytes
 from ..errors import ModelFormatError
 from .file import ARCHITECTURE, FORMAT, ModelFile, Provenance
+from .spec import parameter_shapes
 
 OPSET = 17
 INPUT_NAME = "image"
@@ -82,14 +83,20 @@ class _Builder:
         )
 
 
-def build_onnx(mf: ModelFile, *, full: bool = False) -> onnx.ModelProto:
-    """The network of ``mf`` as an ONNX model (checked with ``onnx.checker``)."""
+def build_onnx(mf: ModelFile, *, full: bool = False, centre: bool = True) -> onnx.ModelProto:
+    """The network of ``mf`` as an ONNX model (checked with ``onnx.checker``).
+
+    ``full`` outputs every pixel's scores instead of the centre; ``centre=False`` leaves out the
+    per-window mean centring (the caller centres the input itself).
+    """
     cfg = mf.config
     b = _Builder(mf)
-    mask = np.zeros((1, cfg.in_bands, 1, 1), dtype=np.float32)
-    mask[0, list(cfg.centred_bands), 0, 0] = 1.0
-    mean = b.node("ReduceMean", [INPUT_NAME], axes=[2, 3], keepdims=1)
-    x = b.node("Sub", [INPUT_NAME, b.node("Mul", [mean, b.init("centre_mask", mask)])])
+    x = INPUT_NAME
+    if centre:
+        mask = np.zeros((1, cfg.in_bands, 1, 1), dtype=np.float32)
+        mask[0, list(cfg.centred_bands), 0, 0] = 1.0
+        mean = b.node("ReduceMean", [INPUT_NAME], axes=[2, 3], keepdims=1)
+        x = b.node("Sub", [INPUT_NAME, b.node("Mul", [mean, b.init("centre_mask", mask)])])
     h = b.bn(b.conv(x, "stem.conv", bias=False), "stem.bn")
     outs = []
     for s in range(4):
@@ -120,7 +127,7 @@ def build_onnx(mf: ModelFile, *, full: bool = False) -> onnx.ModelProto:
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="landcover-sdk")
     model.ir_version = 8
-    meta = {**mf.metadata(), "output": "full" if full or not m else "centre"}
+    meta = {**mf.metadata(), "output": "full" if full or not m else "centre", "input_centred": str(not centre)}
     helper.set_model_props(model, meta)
     onnx.checker.check_model(model)
     return model
@@ -131,8 +138,12 @@ def save_onnx(mf: ModelFile, path: str | Path, *, full: bool = False) -> Path:
     return atomic_write_bytes(path, build_onnx(mf, full=full).SerializeToString())
 
 
-def read_onnx(path: str | Path) -> tuple[bytes, ModelConfig, ClassScheme, dict[str, str]]:
-    """Read an ONNX model written by this SDK: its bytes, config, class scheme and metadata."""
+def load_onnx_model_file(path: str | Path) -> ModelFile:
+    """Recover the :class:`ModelFile` (weights and metadata) from an ONNX model this SDK wrote.
+
+    The exporter names every initialiser after the model's parameters, so the weights come back
+    exactly; the predictor then builds whichever graph variant it needs from them.
+    """
     p = Path(path)
     try:
         data = p.read_bytes()
@@ -148,8 +159,13 @@ def read_onnx(path: str | Path) -> tuple[bytes, ModelConfig, ClassScheme, dict[s
     try:
         config = ModelConfig.model_validate_json(meta["model_config"])
         scheme = ClassScheme.model_validate_json(meta["class_scheme"])
-        Provenance.from_json(meta.get("provenance", '{"source": "unknown"}'))
-        json.loads(meta["band_order"])
+        provenance = Provenance.from_json(meta.get("provenance", '{"source": "unknown"}'))
+        bands = tuple(json.loads(meta["band_order"]))
+        scale = float(meta["input_scale"])
     except (KeyError, ValueError) as exc:
         raise ModelFormatError(f"{p}: bad landcover-sdk metadata in ONNX model ({exc})") from None
-    return data, config, scheme, meta
+    names = set(parameter_shapes(config))
+    weights = {i.name: numpy_helper.to_array(i).astype(np.float32) for i in model.graph.initializer
+               if i.name in names}
+    return ModelFile(config=config, scheme=scheme, weights=weights, provenance=provenance, input_scale=scale,
+                     band_order=bands)

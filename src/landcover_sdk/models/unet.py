@@ -169,13 +169,17 @@ class UNetModel(nn.Module):
         mean = x.mean(dim=(2, 3), keepdim=True)
         return x - mean * self.centre_mask
 
-    def forward_full(self, x: Tensor) -> Tensor:
-        """Scores for every input pixel: ``(N, classes, H, W)``."""
+    def forward_full(self, x: Tensor, *, centre: bool = True) -> Tensor:
+        """Scores for every input pixel: ``(N, classes, H, W)``.
+
+        ``centre=False`` skips the per-window mean centring (the input is already centred, as
+        the predictor's fast mode does with a local mean field).
+        """
         if x.dim() != 4 or x.shape[1] != self.config.in_bands:
             raise DataError(f"input must be (N, {self.config.in_bands}, H, W), got {tuple(x.shape)}")
         if x.shape[2] % 8 or x.shape[3] % 8:
             raise DataError(f"input height and width must be multiples of 8, got {tuple(x.shape[2:])}")
-        xc = self.centre_input(x)
+        xc = self.centre_input(x) if centre else x
         h = self.stem(xc)
         outs = []
         for stage in self.blocks():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
@@ -29,3 +30,8 @@ def discover_remote_pairs(url: str, *, image_suffix: str, label_suffix: str) -> 
 
 
 __all__ = ["discover_remote_pairs", "gdal_path_for"]
+
+
+def fetch_to_cache(url: str) -> Path:
+    """A local copy of the file at a storage URL (needs a backend for its scheme)."""
+    raise _unsupported(url)

@@ -1,0 +1,252 @@
+"""Predictor: tutorial-exact tiling against CNTK, fast mode, rasters, regions, outputs, bad input."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from shapely.geometry import box
+
+from landcover_sdk import (
+    CoordinateError,
+    DataError,
+    InvalidRasterError,
+    LabelValueError,
+    RasterMismatchError,
+    StorageError,
+    WindowError,
+)
+from landcover_sdk.cli import main
+from landcover_sdk.data import TUTORIAL_LAT, TUTORIAL_LON, PixelWindow, write_raster, write_scenes
+from landcover_sdk.inference import Predictor
+from landcover_sdk.models import UNetModel
+
+DATA = Path(__file__).parent / "data" / "cntk"
+ORIGIN = Affine(1.0, 0.0, 700_000.0, 0.0, -1.0, 4_100_000.0)
+
+
+@pytest.fixture(scope="module")
+def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return UNetModel.from_cntk(DATA / "tiny.model").save(tmp_path_factory.mktemp("m") / "tiny.safetensors")
+
+
+@pytest.fixture(scope="module")
+def small_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh tutorial-size model (random weights) for raster plumbing tests."""
+    return UNetModel(seed=0).eval().save(tmp_path_factory.mktemp("m") / "small.safetensors")
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a - b).max() / max(1.0, float(np.abs(b).max())))
+
+
+def test_exact_mode_reproduces_cntk_tutorial_loop(tiny_path: Path, tmp_path: Path) -> None:
+    ref = np.load(DATA / "tiny_region_ref.npz")
+    region = int(ref["region"])
+    tif = write_raster(tmp_path / "naip.tif", ref["naip"], crs="EPSG:26917", transform=ORIGIN, cog=False)
+    p = Predictor.from_file(tiny_path)
+    scores = p.predict_scores(tif, window=(16, 16, region, region))
+    assert _rel(scores, ref["scores"]) < 1e-5
+    assert (scores.argmax(0) == ref["scores"].argmax(0)).all()
+    out = p.predict_raster(tif, tmp_path / "classes.tif", window=(16, 16, region, region), progress=False)
+    with rasterio.open(out.classes) as ds:
+        assert (ds.read(1) == ref["scores"].argmax(0)).all()
+
+
+def test_exact_mode_on_250epochs_region(tmp_path: Path) -> None:
+    from .conftest import cntk_fixtures
+
+    model = UNetModel.from_cntk(cntk_fixtures() / "250epochs.model").save(tmp_path / "m.safetensors")
+    ref = np.load(DATA / "region256_250epochs_ref.npz")
+    tif = write_raster(tmp_path / "naip.tif", ref["naip"], crs="EPSG:26917", transform=ORIGIN, cog=False)
+    for backend in ("onnxruntime", "torch"):
+        scores = Predictor.from_file(model, backend=backend).predict_scores(tif, window=(64, 64, 256, 256))
+        assert np.abs(scores - ref["scores"]).max() <= 1e-4, backend
+        assert (scores.argmax(0) == ref["scores"].argmax(0)).all(), backend
+
+
+def test_predict_array_shapes_and_edges(small_path: Path) -> None:
+    p = Predictor.from_file(small_path)
+    rng = np.random.default_rng(0)
+    for h, w in ((1, 1), (7, 300), (129, 257)):
+        img = rng.integers(0, 255, (4, h, w), dtype=np.uint8)
+        for mode in ("exact", "fast"):
+            s = p.predict_array(img, mode=mode)
+            assert s.shape == (5, h, w) and s.dtype == np.float32 and np.isfinite(s).all()
+    img = rng.integers(0, 255, (4, 64, 64), dtype=np.uint8)
+    assert np.allclose(p.predict_array(img), p.predict_array(img.astype(np.float32) / 256), atol=1e-5)
+
+
+def test_predict_array_bad_input(small_path: Path) -> None:
+    p = Predictor.from_file(small_path)
+    with pytest.raises(DataError, match=r"\(4, H, W\)"):
+        p.predict_array(np.zeros((3, 8, 8), np.uint8))
+    bad = np.zeros((4, 8, 8), np.float32)
+    bad[0, 1, 1] = np.nan
+    with pytest.raises(DataError, match="NaN"):
+        p.predict_array(bad)
+    with pytest.raises(DataError, match="dtype int32"):
+        p.predict_array(np.zeros((4, 8, 8), np.int32))
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("scene")
+    write_scenes(d, tiles=1, size=1280, seed=2)
+    return d
+
+
+def test_predict_raster_cog_outputs(tiny_path: Path, scene: Path, tmp_path: Path) -> None:
+    img = scene / "synth_000_NAIP.tif"
+    p = Predictor.from_file(tiny_path, block_size=512)
+    res = p.predict_raster(img, tmp_path / "c.tif", probabilities=tmp_path / "p.tif", preview=tmp_path / "v.png",
+                           progress=False)
+    with rasterio.open(img) as src, rasterio.open(res.classes) as ds, rasterio.open(res.probabilities) as pr:
+        assert ds.crs == src.crs and ds.transform == src.transform and ds.shape == src.shape
+        assert ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG" and ds.overviews(1)
+        assert ds.colormap(1)[1] == (0, 0, 255, 255) and ds.tags()["CLASS_4"] == "barren and impervious"
+        nodata = (src.read() == 0).all(axis=0)
+        classes = ds.read(1)
+        assert nodata.any() and (classes[nodata] == 0).all()
+        probs = pr.read()
+        assert probs.shape == (5, *src.shape) and (probs[:, nodata] == 0).all()
+        assert pr.descriptions[1] == "p(water)"
+        total = probs[:, ~nodata].astype(int).sum(axis=0)
+        assert np.abs(total - 255).max() <= 3
+    whole = p.predict_array(rasterio.open(img).read()).argmax(0)
+    assert ((whole == classes) | nodata).all()
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["c.tif", "p.tif", "v.png"]
+
+
+def test_rerun_gives_identical_file(small_path: Path, scene: Path, tmp_path: Path) -> None:
+    img = scene / "synth_000_NAIP.tif"
+    p = Predictor.from_file(small_path)
+    a = p.predict_raster(img, tmp_path / "a.tif", window=(0, 0, 300, 300), progress=False).classes
+    b = p.predict_raster(img, tmp_path / "b.tif", window=(0, 0, 300, 300), progress=False).classes
+    assert a is not None and b is not None and a.read_bytes() == b.read_bytes()
+
+
+KILLED = textwrap.dedent(
+    """
+    import sys, os, signal, threading
+    from landcover_sdk.inference import Predictor
+    p = Predictor.from_file(sys.argv[1], block_size=256)
+    threading.Timer(float(sys.argv[4]), lambda: os.kill(os.getpid(), signal.SIGKILL)).start()
+    p.predict_raster(sys.argv[2], sys.argv[3], progress=False)
+    """
+)
+
+
+def test_interrupted_run_leaves_no_final_file_and_rerun_is_identical(small_path: Path, scene: Path,
+                                                                       tmp_path: Path) -> None:
+    img = scene / "synth_000_NAIP.tif"
+    out = tmp_path / "classes.tif"
+    proc = subprocess.run([sys.executable, "-c", KILLED, str(small_path), str(img), str(out), "2.5"],
+                          capture_output=True, check=False)
+    assert proc.returncode == -signal.SIGKILL
+    assert not out.exists()
+    Predictor.from_file(small_path, block_size=256).predict_raster(img, out, progress=False)
+    assert [f.name for f in tmp_path.iterdir()] == ["classes.tif"]  # stale partial files removed
+    again = tmp_path / "again" / "classes.tif"
+    again.parent.mkdir()
+    Predictor.from_file(small_path, block_size=256).predict_raster(img, again, progress=False)
+    assert out.read_bytes() == again.read_bytes()
+
+
+def test_regions(small_path: Path, scene: Path, tmp_path: Path) -> None:
+    img = scene / "synth_000_NAIP.tif"
+    p = Predictor.from_file(small_path)
+    with rasterio.open(img) as src:
+        t = src.transform
+        x0, y0 = t @ (100, 200)
+    res = p.predict_raster(img, tmp_path / "b.tif", bounds=(x0, y0 - 50, x0 + 70, y0), progress=False)
+    assert res.window == PixelWindow(200, 100, 50, 70)
+    with rasterio.open(res.classes) as ds:
+        assert ds.transform.c == x0 and ds.transform.f == y0
+    # the same bounds given in WGS84
+    from pyproj import Transformer
+
+    tr = Transformer.from_crs("EPSG:26917", "EPSG:4326", always_xy=True)
+    lon0, lat0 = tr.transform(x0 + 10, y0 - 10)
+    lon1, lat1 = tr.transform(x0 + 40, y0 - 40)
+    res = p.predict_raster(img, tmp_path / "g.tif", geometry=box(lon0, lat1, lon1, lat0), crs="EPSG:4326",
+                           progress=False)
+    assert 28 <= res.window.height <= 33 and 28 <= res.window.width <= 33
+    res = p.predict_raster(img, tmp_path / "c.tif", center=(TUTORIAL_LAT, TUTORIAL_LON), region_size=256,
+                           progress=False)
+    assert res.window.height == 256 and abs(res.window.row - (640 - 128)) <= 1
+
+
+@pytest.mark.parametrize(
+    ("region", "error", "pattern"),
+    [
+        ({"center": (TUTORIAL_LAT, TUTORIAL_LON), "region_size": 200}, WindowError, "not a multiple of 128"),
+        ({"center": (TUTORIAL_LAT, TUTORIAL_LON), "region_size": 0}, WindowError, "positive integer"),
+        ({"center": (TUTORIAL_LAT, TUTORIAL_LON), "region_size": 1280}, CoordinateError, "margin"),
+        ({"center": (40.0, -100.0), "region_size": 128}, CoordinateError, "outside"),
+        ({"window": (1200, 0, 200, 10)}, WindowError, "outside"),
+        ({"bounds": (0.0, 0.0, 1.0, 1.0)}, CoordinateError, "does not overlap"),
+    ],
+)
+def test_bad_regions(small_path: Path, scene: Path, tmp_path: Path, region: dict, error: type,
+                     pattern: str) -> None:
+    with pytest.raises(error, match=pattern):
+        Predictor.from_file(small_path).predict_raster(scene / "synth_000_NAIP.tif", tmp_path / "o.tif",
+                                                       progress=False, **region)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_inputs_and_outputs(small_path: Path, scene: Path, tmp_path: Path) -> None:
+    p = Predictor.from_file(small_path)
+    img = scene / "synth_000_NAIP.tif"
+    rgb = write_raster(tmp_path / "rgb.tif", np.zeros((3, 32, 32), np.uint8), crs="EPSG:26917", transform=ORIGIN,
+                       cog=False)
+    with pytest.raises(InvalidRasterError, match=r"rgb\.tif: imagery has 3 band\(s\); the model needs 4"):
+        p.predict_raster(rgb, tmp_path / "o.tif", progress=False)
+    u16 = write_raster(tmp_path / "u16.tif", np.zeros((4, 32, 32), np.uint16), crs="EPSG:26917", transform=ORIGIN,
+                       cog=False)
+    with pytest.raises(InvalidRasterError, match="dtype uint16"):
+        p.predict_raster(u16, tmp_path / "o.tif", progress=False)
+    with pytest.raises(StorageError, match="does not exist"):
+        p.predict_raster(img, tmp_path / "missing" / "o.tif", progress=False)
+    with pytest.raises(StorageError, match="same file as input"):
+        p.predict_raster(img, img, progress=False)
+    with pytest.raises(StorageError, match="must differ"):
+        p.predict_raster(img, tmp_path / "o.tif", probabilities=tmp_path / "o.tif", progress=False)
+    shifted = write_raster(tmp_path / "lab.tif", np.ones((1280, 1280), np.uint8), crs="EPSG:26917",
+                           transform=ORIGIN, cog=False)
+    with pytest.raises(RasterMismatchError, match="geotransform"):
+        p.evaluate_raster(img, shifted, progress=False)
+    with rasterio.open(img) as src:
+        profile = src.profile
+    seven = write_raster(tmp_path / "seven.tif", np.full((1280, 1280), 6, np.uint8), crs=profile["crs"],
+                         transform=profile["transform"], cog=False, tags={"LANDCOVER_SCHEME": "chesapeake"})
+    with pytest.raises(LabelValueError, match=r"seven\.tif: labels use classes .*road"):
+        p.evaluate_raster(img, seven, progress=False)
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["lab.tif", "rgb.tif", "seven.tif", "u16.tif"]
+
+
+def test_evaluate_cli_and_figure(small_path: Path, scene: Path, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    img, lab = scene / "synth_000_NAIP.tif", scene / "synth_000_LandCover.tif"
+    args = ["evaluate", str(small_path), str(img), str(lab), "--center-lat", str(TUTORIAL_LAT), "--center-lon",
+            str(TUTORIAL_LON), "--region-size", "256", "--report", str(tmp_path / "r.json"), "--figure",
+            str(tmp_path / "f.png"), "--no-progress"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "pixel accuracy" in out and (tmp_path / "r.json").exists() and (tmp_path / "f.png").exists()
+    import json
+
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["pixels"] <= 256 * 256 and len(rep["confusion_matrix"]) == 5
+    assert main(["predict", str(small_path), str(img), str(tmp_path / "o.tif"), "--mode", "fast",
+                 "--window", "0", "0", "100", "100", "--no-progress"]) == 0
+    assert main(["predict", str(small_path), str(img), str(tmp_path / "x.tif"), "--center-lat", "1",
+                 "--no-progress"]) == 1
