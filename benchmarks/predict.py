@@ -36,11 +36,13 @@ from landcover_sdk.models import ModelFile, UNetModel
 
 PEAK = textwrap.dedent(
     """
-    import resource, sys, time
+    import sys, time
     from landcover_sdk.inference import Predictor
     t = time.perf_counter()
     r = Predictor.from_file(sys.argv[1], mode=sys.argv[4]).predict_raster(sys.argv[2], sys.argv[3], progress=False)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, time.perf_counter() - t)
+    # VmHWM belongs to this address space; ru_maxrss would include the forking parent's peak.
+    hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")][0]
+    print(int(hwm.split()[1]) / 1024, time.perf_counter() - t)
     """
 )
 
