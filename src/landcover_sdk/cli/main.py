@@ -16,12 +16,13 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _register_all(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from . import data_cmd, demo_cmd, model_cmd, predict_cmd
+    from . import data_cmd, demo_cmd, model_cmd, predict_cmd, train_cmd
 
     demo_cmd.register(sub)
     data_cmd.register(sub)
     model_cmd.register(sub)
     predict_cmd.register(sub)
+    train_cmd.register(sub)
 
 
 def build_parser() -> argparse.ArgumentParser:

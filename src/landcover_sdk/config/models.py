@@ -142,9 +142,14 @@ class TrainConfig(StrictModel):
     optimizer: Literal["cntk-rmsprop", "adam", "adamw"] = "cntk-rmsprop"
     rmsprop: RmsPropConfig = Field(default_factory=RmsPropConfig)
     l2: float = Field(default=1e-5, ge=0.0)
+    bn_time_constant: float = Field(
+        default=4096.0, gt=0.0,
+        description="BatchNorm running statistics time constant in samples (CNTK's normalization_time_constant)")
     class_weights: list[float] = Field(default_factory=lambda: [0.0, 1.0, 1.0, 1.0, 1.0])
     seed: int = 0
     keep_last: PositiveInt | None = None
+    checkpoint_every_steps: PositiveInt | None = Field(
+        default=None, description="also checkpoint every N minibatches (besides every epoch)")
     init_from: str | None = None
     validation: ValidationConfig | None = None
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"

@@ -71,6 +71,9 @@ class OnnxBackend:
             opts.intra_op_num_threads = self.threads
             opts.inter_op_num_threads = 1
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            # Fast mode runs large windows: without the arena one 1024x1024 window needs ~1.3 GB instead
+            # of ~2.4 GB, and runs no slower. Exact mode's small windows keep the (faster) arena.
+            opts.enable_cpu_mem_arena = not centred
             graph = build_onnx(self.model_file, full=True, centre=not centred).SerializeToString()
             try:
                 session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])

@@ -1,0 +1,36 @@
+"""The tutorial's loss and metric on the window centre."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import Tensor
+
+
+def centre(x: Tensor, margin: int) -> Tensor:
+    """The centre of the last two axes, ``margin`` pixels cropped from every side."""
+    if margin == 0:
+        return x
+    return x[..., margin : x.shape[-2] - margin, margin : x.shape[-1] - margin]
+
+
+def weighted_centre_loss(scores: Tensor, labels: Tensor, weights: Tensor) -> Tensor:
+    """Class-weighted softmax cross-entropy averaged over every centre pixel of the minibatch.
+
+    ``scores`` (N, C, h, w) are the network's centre outputs, ``labels`` (N, h, w) class ids.
+    As in the tutorial, pixels of weight 0 (no data) add nothing but still count in the mean
+    (CNTK's ``reduce_mean`` over the 128×128 centre).
+    """
+    per_pixel = F.cross_entropy(scores.float(), labels, weight=weights, reduction="none")
+    return per_pixel.mean()
+
+
+def centre_error(scores: Tensor, labels: Tensor, nodata_class: int | None = 0) -> tuple[Tensor, Tensor]:
+    """The tutorial's metric: classification error minus the no-data share, as ``(errors, pixels)`` sums.
+
+    Returned as sums so that they aggregate exactly across minibatches and ranks.
+    """
+    wrong = (scores.argmax(dim=1) != labels).sum()
+    if nodata_class is not None:
+        wrong = wrong - (labels == nodata_class).sum()
+    return wrong.to(torch.float64), torch.tensor(float(labels.numel()), dtype=torch.float64)
