@@ -262,3 +262,16 @@ def test_fine_tune_from_the_tutorial_model_on_real_pairs(tmp_path: Path) -> None
     print(f"\nfine-tuning smoke test: accuracy {before:.4f} -> {after:.4f}")
     assert after >= before - 1e-9
     assert ModelFile.load(result.model_path).provenance.details["init_from"].endswith("start.safetensors")  # type: ignore[arg-type]
+
+
+def test_per_epoch_validation_on_a_held_out_tile(tiles: Path, tmp_path: Path) -> None:
+    held = tmp_path / "held"
+    write_scenes(held, tiles=1, size=96, seed=9)
+    pair = [str(held / "synth_000_NAIP.tif"), str(held / "synth_000_LandCover.tif")]
+    cfg = _config(tiles, tmp_path / "v", epochs=2, validation={"pairs": [pair], "every_epochs": 1})
+    result = Trainer(cfg).fit(progress=False)
+    for stats in result.epochs:
+        assert set(stats.validation) == {"accuracy", "mean_true_probability", "mean_iou"}
+        assert 0.0 <= stats.validation["accuracy"] <= 1.0
+        assert "[Validation] accuracy" in stats.line(2)
+    assert '"validation": {"accuracy"' in (tmp_path / "v" / "metrics.jsonl").read_text()

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from rasterio.io import DatasetReader
 
+from .._util import is_remote, local_path
 from ..config.models import DataConfig
 from ..config.schemes import ClassScheme, get_scheme, infer_scheme
 from ..errors import EmptyDatasetError, InvalidRasterError, LabelValueError, MissingPartnerError
@@ -69,7 +70,7 @@ def discover_pairs(
     root: str | Path, *, image_suffix: str = IMAGE_SUFFIX, label_suffix: str = LABEL_SUFFIX
 ) -> list[TilePair]:
     """Find tile pairs in a folder by the tutorial's naming; every file must have its partner."""
-    folder = Path(str(root).removeprefix("file://"))
+    folder = local_path(root)
     if not folder.is_dir():
         raise EmptyDatasetError(f"{folder}: not a folder")
     images = {p.name[: -len(image_suffix)]: p for p in folder.iterdir() if p.name.endswith(image_suffix)}
@@ -154,11 +155,10 @@ class TileDataset:
         **kwargs: Any,
     ) -> TileDataset:
         """Discover ``<name>_NAIP.tif`` + ``<name>_LandCover.tif`` pairs in a folder or storage URL."""
-        text = str(root)
-        if "://" in text and not text.startswith("file://"):
+        if is_remote(root):
             from ..storage import discover_remote_pairs
 
-            pairs = discover_remote_pairs(text, image_suffix=image_suffix, label_suffix=label_suffix)
+            pairs = discover_remote_pairs(str(root), image_suffix=image_suffix, label_suffix=label_suffix)
         else:
             pairs = discover_pairs(root, image_suffix=image_suffix, label_suffix=label_suffix)
         return cls(pairs, label_suffix=label_suffix, **kwargs)

@@ -24,6 +24,7 @@ from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
+from .._util import is_remote, local_path
 from ..errors import CoordinateError, InvalidRasterError, RasterMismatchError
 from .atomic import check_output_path, partial_name, remove_stale_partials
 from .windows import PixelWindow, require_inside
@@ -37,12 +38,11 @@ SCHEME_TAG = "LANDCOVER_SCHEME"
 
 def gdal_path(path: str | Path) -> str:
     """The path rasterio should open for ``path`` (storage URLs are resolved by the storage layer)."""
-    text = str(path)
-    if "://" in text and not text.startswith("file://"):
+    if is_remote(path):
         from ..storage import gdal_path_for
 
-        return gdal_path_for(text)
-    return text.removeprefix("file://")
+        return gdal_path_for(str(path))
+    return str(local_path(path))
 
 
 @contextlib.contextmanager
@@ -60,8 +60,7 @@ def open_raster(path: str | Path) -> Iterator[DatasetReader]:
 
 
 def _exists(path: str | Path) -> bool:
-    text = str(path)
-    return ("://" in text and not text.startswith("file://")) or Path(text.removeprefix("file://")).exists()
+    return is_remote(path) or local_path(path).exists()
 
 
 def _short(exc: BaseException) -> str:

@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 import rasterio
 
+from .._util import is_remote, local_path, progress_bar
 from ..config.models import PredictConfig
 from ..config.schemes import ClassScheme
 from ..data.atomic import check_output_path
@@ -420,7 +421,7 @@ class Predictor:
                     probabilities, count=self.scheme.num_classes, dtype="uint8", tags=tags,
                     band_descriptions=[f"p({n})" for n in self.scheme.names], **shared))
             writer = stack.enter_context(cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="lc-write"))
-            bar = stack.enter_context(_progress(n_blocks, progress))
+            bar = stack.enter_context(progress_bar(n_blocks, enabled=progress, desc="predict", unit="block"))
             pending_write: cf.Future[None] | None = None
             for blk in self._blocks(src_local, info, reg, mode, label_ds):
                 probs, classes = self._compute(blk, mode)
@@ -499,29 +500,14 @@ def _pad_mode(mode: str, height: int, width: int) -> Any:
     return mode
 
 
-@contextlib.contextmanager
-def _progress(total: int | None, enabled: bool) -> Iterator[Any]:
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit="block", desc="predict", disable=not enabled, leave=False)
-    try:
-        yield bar
-    finally:
-        bar.close()
-
-
 def _local_model(path: str | Path) -> Path:
-    text = str(path)
-    if "://" in text and not text.startswith("file://"):
+    if is_remote(path):
         from ..storage import fetch_to_cache
 
-        return fetch_to_cache(text)
-    return Path(text.removeprefix("file://"))
+        return fetch_to_cache(str(path))
+    return local_path(path)
 
 
 def _local_raster(path: str | Path) -> str:
-    text = str(path)
-    if "://" in text and not text.startswith("file://"):
-        return gdal_path(text)
-    return text.removeprefix("file://")
+    return gdal_path(path) if is_remote(path) else str(local_path(path))
 

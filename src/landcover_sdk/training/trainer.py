@@ -29,6 +29,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .._util import progress_bar
 from ..config.models import TrainConfig
 from ..data.atomic import atomic_write_text
 from ..data.dataset import TileDataset
@@ -302,8 +303,8 @@ class Trainer:
             last = first + self.steps_per_epoch
             sums = self._partial or {"loss": 0.0, "errors": 0.0, "pixels": 0.0, "seconds": 0.0, "steps": 0.0}
             t0 = time.perf_counter()
-            with _progress(self.steps_per_epoch, self.step - first, progress and self.rank == 0,
-                           f"epoch {self.epoch + 1}/{total_epochs}") as bar:
+            with progress_bar(self.steps_per_epoch, initial=self.step - first, enabled=progress and self.rank == 0,
+                              desc=f"epoch {self.epoch + 1}/{total_epochs}", unit="mb") as bar:
                 for step, x, y in self._batches(self.step, last):
                     loss, errors, pixels = self.train_step(x, y)
                     sums["loss"] += loss
@@ -434,12 +435,3 @@ def _device(choice: str, rank: int) -> torch.device:
     return torch.device("cpu")
 
 
-@contextlib.contextmanager
-def _progress(total: int, initial: int, enabled: bool, desc: str) -> Iterator[Any]:
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, initial=initial, unit="mb", desc=desc, disable=not enabled, leave=False)
-    try:
-        yield bar
-    finally:
-        bar.close()

@@ -1,0 +1,31 @@
+"""Small helpers shared across sub-packages: storage-URL tests and progress bars."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+def is_remote(path: str | Path) -> bool:
+    """Whether ``path`` is a storage URL other than ``file://`` (e.g. ``az://container/key``)."""
+    text = str(path)
+    return "://" in text and not text.startswith("file://")
+
+
+def local_path(path: str | Path) -> Path:
+    """A plain path or ``file://`` URL as a :class:`Path`."""
+    return Path(str(path).removeprefix("file://"))
+
+
+@contextlib.contextmanager
+def progress_bar(total: int | None, *, enabled: bool, desc: str, unit: str, initial: int = 0) -> Iterator[Any]:
+    """A tqdm progress bar (on stderr) that is closed however the block ends."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, initial=initial, unit=unit, desc=desc, disable=not enabled, leave=False)
+    try:
+        yield bar
+    finally:
+        bar.close()
