@@ -63,7 +63,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", type=Path)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--fast-sizes", type=int, nargs="+", default=[2048],
+    ap.add_argument("--fast-sizes", type=int, nargs="*", default=[2048],
                     help="extra square areas on which to time fast vs exact (besides 1024)")
     ap.add_argument("--memory-sizes", type=int, nargs=2, default=[4096, 16384])
     ap.add_argument("--memory-mode", choices=["exact", "fast"], default="fast")

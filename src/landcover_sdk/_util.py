@@ -21,10 +21,11 @@ def local_path(path: str | Path) -> Path:
 
 @contextlib.contextmanager
 def progress_bar(total: int | None, *, enabled: bool, desc: str, unit: str, initial: int = 0) -> Iterator[Any]:
-    """A tqdm progress bar (on stderr) that is closed however the block ends."""
+    """A tqdm progress bar on stderr, shown only when stderr is a terminal; always closed."""
     from tqdm import tqdm
 
-    bar = tqdm(total=total, initial=initial, unit=unit, desc=desc, disable=not enabled, leave=False)
+    # disable=None: tqdm turns itself off when stderr is not a TTY (logs, pipes, CI)
+    bar = tqdm(total=total, initial=initial, unit=unit, desc=desc, disable=None if enabled else True, leave=False)
     try:
         yield bar
     finally:
