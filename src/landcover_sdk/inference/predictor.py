@@ -5,9 +5,10 @@ Two modes:
 * ``exact`` — the tutorial's tiling: 256×256 windows at stride 128, each window's 128×128
   centre kept. Because the network centres red/green/blue on each window's mean, only the same
   windows give the same numbers; this mode evaluates exactly those windows.
-* ``fast`` — larger windows (``fast_window``, default 1024) keeping all but a ``fast_halo``
-  (default 64) border: about 3× fewer multiply-accumulates per output pixel, at a small cost in
-  agreement (measured by ``benchmarks/predict.py``).
+* ``fast`` — larger windows (``fast_window``, default 768) keeping all but a ``fast_halo``
+  (default 64) border: 1.44× the multiply-accumulates per output pixel instead of exact mode's 4×,
+  each 128×128 block centred on its exact-mode window mean (agreement and speed measured by
+  ``benchmarks/predict.py``).
 
 Beyond the raster's edges the margin is filled by reflection (``edge_mode``), so pixels next to
 the edge are predicted too. Whole rasters are processed block by block with reading, computing
