@@ -174,6 +174,11 @@ class Predictor:
             core = min(core, math.ceil(side / n / exact_core) * exact_core)
         return core + 2 * h, h, core
 
+    def block_side(self, mode: Mode | None = None) -> int:
+        """Side of the blocks a raster is processed in: ``block_size`` rounded down to whole cores."""
+        core = self.tiling(mode)[2]
+        return max(core, (self.config.block_size // core) * core)
+
     def padded_shape(self, height: int, width: int, mode: Mode | None = None) -> tuple[int, int]:
         """Size of the input needed to predict ``height`` × ``width`` pixels (margins included)."""
         _, m, core = self.tiling(mode, height, width)
@@ -278,8 +283,8 @@ class Predictor:
     def _blocks(self, src: str | Path, info: RasterInfo, region: Region, mode: Mode | None,
                 labels: TileDataset | None) -> Iterator[_Block]:
         """Blocks of the region with their padded imagery, read ahead in a background thread."""
-        _, m, core = self.tiling(mode)
-        size = max(core, (self.config.block_size // core) * core)
+        _, m, _ = self.tiling(mode)
+        size = self.block_side(mode)
         reg = region.window
         windows = [PixelWindow(reg.row + r, reg.col + c, min(size, reg.height - r), min(size, reg.width - c))
                    for r in range(0, reg.height, size) for c in range(0, reg.width, size)]
@@ -406,8 +411,8 @@ class Predictor:
                       inputs=(src,), blocksize=512)
         accumulator = ConfusionAccumulator(self.scheme) if label_ds is not None else None
         pv = _Preview(win) if (preview is not None or figure is not None) else None
-        _, margin, core = self.tiling(mode)
-        block = max(core, (self.config.block_size // core) * core)
+        _, margin, _ = self.tiling(mode)
+        block = self.block_side(mode)
         n_blocks = math.ceil(win.height / block) * math.ceil(win.width / block)
         log.info("predicting %dx%d px of %s in %s mode (%d block(s))", win.height, win.width, src, mode, n_blocks)
         with contextlib.ExitStack() as stack:
