@@ -6,7 +6,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench docs clean
+AZURITE := .azurite/node_modules/.bin/azurite-blob
+AZURITE_VERSION ?= 3.37.0
+
+.PHONY: demo test lint typecheck bench docs clean azurite
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +21,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/landcover demo --out demo-output
 
-test: $(STAMP)
+# Azurite (Microsoft's Azure Storage emulator) for the Azure Blob tests, installed with npm into
+# a project-local folder. Without npm the install is skipped and those tests report a skip.
+$(AZURITE):
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --no-audit --no-fund --silent --prefix .azurite azurite@$(AZURITE_VERSION); \
+	else echo "npm not found: Azure Blob tests will be skipped"; fi
+
+azurite: $(AZURITE)
+
+test: $(STAMP) $(AZURITE)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -29,4 +41,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/data.py
 
 clean:
-	rm -rf $(VENV) build dist site .pytest_cache .mypy_cache .ruff_cache demo-output
+	rm -rf $(VENV) .azurite build dist site .pytest_cache .mypy_cache .ruff_cache demo-output

@@ -81,3 +81,56 @@ def cntk_fixtures() -> Path:
     if not path.is_dir():
         pytest.fail(f"LANDCOVER_CNTK_FIXTURES={value} is not a folder")
     return path
+
+
+# ---------------------------------------------------------------------------- Azurite
+def _azurite_or_skip() -> str:
+    from .azurite import azurite_binary
+
+    binary = azurite_binary()
+    if binary is None:
+        if os.environ.get("LANDCOVER_REQUIRE_AZURITE"):
+            pytest.fail("Azurite is required (LANDCOVER_REQUIRE_AZURITE) but not installed: run `make azurite`")
+        pytest.skip("Azurite not installed (run `make azurite`, needs npm)")
+    return binary
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One Azurite blob service for the test session, on a free 127.0.0.1 port."""
+    from .azurite import Azurite
+
+    server = Azurite(_azurite_or_skip(), tmp_path_factory.mktemp("azurite"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def private_azurite(tmp_path: Path) -> Any:
+    """An Azurite of the test's own, free to be stopped and restarted."""
+    from .azurite import Azurite
+
+    server = Azurite(_azurite_or_skip(), tmp_path / "azurite")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def blob_store(azurite: Any) -> Any:
+    """An AzureBlobStorage on the session Azurite, registered for az:// URLs, and a fresh container."""
+    from azure.storage.blob import LinearRetry
+
+    from landcover_sdk.storage import AzureBlobStorage, configure_storage, reset_storage
+
+    store = AzureBlobStorage(azurite.credentials(),
+                             retry_policy=LinearRetry(backoff=0.2, random_jitter_range=0, retry_total=3))
+    configure_storage(store)
+    import uuid
+
+    container = "t" + uuid.uuid4().hex[:12]
+    store.create_container(f"az://{container}/")
+    store.container = container  # type: ignore[attr-defined]
+    yield store
+    reset_storage()

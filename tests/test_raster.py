@@ -16,6 +16,7 @@ from landcover_sdk import (
     TileDataset,
     WindowError,
 )
+from landcover_sdk._atomic import atomic_output
 from landcover_sdk.data import (
     PixelWindow,
     centred_window,
@@ -26,7 +27,6 @@ from landcover_sdk.data import (
     read_window,
     write_raster,
 )
-from landcover_sdk.data.atomic import atomic_output
 from landcover_sdk.data.synthetic import TUTORIAL_LAT, TUTORIAL_LON
 
 from .conftest import ORIGIN, WriteTif

@@ -76,7 +76,7 @@ class StrictModel(BaseModel):
 
     def save(self, path: str | Path) -> Path:
         """Write this configuration to ``path`` (YAML or JSON by extension), atomically."""
-        from ..data.atomic import atomic_write_text
+        from .._atomic import atomic_write_text
 
         p = Path(path)
         text = self.to_json() if p.suffix.lower() == ".json" else self.to_yaml()

@@ -6,6 +6,8 @@ unknown keys; :func:`~landcover_sdk.config.load_config` reports errors with fiel
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -231,6 +233,43 @@ class AzureCredentials(StrictModel):
     batch_account_url: str | None = None
     batch_account_name: str | None = None
     batch_account_key: SecretStr | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> AzureCredentials:
+        """Credentials from the usual Azure environment variables (the names GDAL and az CLI use).
+
+        ``AZURE_STORAGE_CONNECTION_STRING``, ``AZURE_STORAGE_ACCOUNT``, ``AZURE_STORAGE_KEY`` (or
+        ``AZURE_STORAGE_ACCESS_KEY``), ``AZURE_STORAGE_SAS_TOKEN``, ``AZURE_STORAGE_BLOB_ENDPOINT``,
+        ``AZURE_BATCH_ACCOUNT_URL``, ``AZURE_BATCH_ACCOUNT_NAME``, ``AZURE_BATCH_ACCESS_KEY``.
+        """
+        env = os.environ if environ is None else environ
+
+        def get(*names: str) -> str | None:
+            for name in names:
+                if env.get(name):
+                    return env[name]
+            return None
+
+        def secret(*names: str) -> SecretStr | None:
+            value = get(*names)
+            return SecretStr(value) if value else None
+
+        return cls(
+            storage_account=get("AZURE_STORAGE_ACCOUNT"),
+            storage_connection_string=secret("AZURE_STORAGE_CONNECTION_STRING"),
+            storage_account_key=secret("AZURE_STORAGE_KEY", "AZURE_STORAGE_ACCESS_KEY"),
+            storage_sas_token=secret("AZURE_STORAGE_SAS_TOKEN"),
+            blob_endpoint=get("AZURE_STORAGE_BLOB_ENDPOINT"),
+            batch_account_url=get("AZURE_BATCH_ACCOUNT_URL", "AZURE_BATCH_ENDPOINT"),
+            batch_account_name=get("AZURE_BATCH_ACCOUNT_NAME", "AZURE_BATCH_ACCOUNT"),
+            batch_account_key=secret("AZURE_BATCH_ACCESS_KEY", "AZURE_BATCH_ACCOUNT_KEY"),
+        )
+
+    def overlay(self, other: AzureCredentials) -> AzureCredentials:
+        """These credentials with every field this object leaves empty taken from ``other``."""
+        values = {name: getattr(self, name) if getattr(self, name) is not None else getattr(other, name)
+                  for name in type(self).model_fields}
+        return type(self)(**values)
 
 
 class RunnerConfig(StrictModel):

@@ -4,7 +4,7 @@ The torch adapter (``landcover_sdk.data.torch_adapter``) needs the ``train`` ext
 imported here.
 """
 
-from .atomic import atomic_output, atomic_write_bytes, atomic_write_text, check_output_path
+from .._atomic import atomic_output, atomic_write_bytes, atomic_write_text, check_output_path
 from .dataset import IMAGE_SUFFIX, LABEL_SUFFIX, Tile, TileDataset, TilePair, discover_pairs
 from .raster import (
     GeoTiffWriter,

@@ -158,7 +158,8 @@ class TileDataset:
         if is_remote(root):
             from ..storage import discover_remote_pairs
 
-            pairs = discover_remote_pairs(str(root), image_suffix=image_suffix, label_suffix=label_suffix)
+            pairs = [TilePair(*found) for found in
+                     discover_remote_pairs(str(root), image_suffix=image_suffix, label_suffix=label_suffix)]
         else:
             pairs = discover_pairs(root, image_suffix=image_suffix, label_suffix=label_suffix)
         return cls(pairs, label_suffix=label_suffix, **kwargs)

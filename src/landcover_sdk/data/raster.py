@@ -24,9 +24,9 @@ from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
+from .._atomic import check_output_path, partial_name, remove_stale_partials
 from .._util import is_remote, local_path
 from ..errors import CoordinateError, InvalidRasterError, RasterMismatchError
-from .atomic import check_output_path, partial_name, remove_stale_partials
 from .windows import PixelWindow, require_inside
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,11 @@ def open_raster(path: str | Path) -> Iterator[DatasetReader]:
 
 
 def _exists(path: str | Path) -> bool:
-    return is_remote(path) or local_path(path).exists()
+    if is_remote(path):
+        from ..storage import get_storage
+
+        return get_storage(str(path)).exists(str(path))
+    return local_path(path).exists()
 
 
 def _short(exc: BaseException) -> str:

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .._atomic import atomic_write_text
 from ..config.schemes import ClassScheme
-from ..data.atomic import atomic_write_text
 from ..errors import DataError
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import dataclasses
 import logging
 import math
 import time
@@ -32,10 +33,10 @@ import numpy as np
 import numpy.typing as npt
 import rasterio
 
+from .._atomic import check_output_path
 from .._util import is_remote, local_path, progress_bar
 from ..config.models import PredictConfig
 from ..config.schemes import ClassScheme
-from ..data.atomic import check_output_path
 from ..data.dataset import TileDataset
 from ..data.raster import (
     GeoTiffWriter,
@@ -65,9 +66,9 @@ Mode = Literal["exact", "fast"]
 class PredictionResult:
     """What :meth:`Predictor.predict_raster` wrote and how fast."""
 
-    classes: Path | None
-    probabilities: Path | None
-    preview: Path | None
+    classes: str | Path | None  # local path, or the storage URL it was uploaded to
+    probabilities: str | Path | None
+    preview: str | Path | None
     window: PixelWindow
     mode: str
     seconds: float
@@ -387,6 +388,18 @@ class Predictor:
         Every input and output is checked before any pixel is computed; outputs are written
         under temporary names and renamed only when complete.
         """
+        requested = dict(dst=dst, probabilities=probabilities, preview=preview, report=report, figure=figure)
+        if any(v is not None and is_remote(v) for v in requested.values()):
+            from ..storage import staged_outputs
+
+            urls = [str(v) for v in requested.values() if v is not None]
+            if len(set(urls)) != len(urls):
+                raise StorageError(f"output paths must differ: {', '.join(urls)}")
+            with staged_outputs(requested) as local:
+                result = self.predict_raster(src, local["dst"], probabilities=local["probabilities"],
+                                             preview=local["preview"], labels=labels, report=local["report"],
+                                             figure=local["figure"], mode=mode, progress=progress, **region)
+            return dataclasses.replace(result, classes=dst, probabilities=probabilities, preview=preview)
         t0 = time.perf_counter()
         mode = mode or self.config.mode
         self.tiling(mode)

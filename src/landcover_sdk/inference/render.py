@@ -14,8 +14,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
+from .._atomic import atomic_output
 from ..config.schemes import ClassScheme
-from ..data.atomic import atomic_output
 from ..errors import DataError
 
 RGBArray = npt.NDArray[np.uint8]

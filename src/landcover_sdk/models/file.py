@@ -18,10 +18,10 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import ValidationError
 
+from .._atomic import atomic_write_bytes
 from ..config.base import format_validation_error
 from ..config.models import ModelConfig
 from ..config.schemes import ClassScheme
-from ..data.atomic import atomic_write_bytes
 from ..errors import ModelFormatError
 from .spec import parameter_shapes
 

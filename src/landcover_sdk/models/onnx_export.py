@@ -18,9 +18,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from .._atomic import atomic_write_bytes
 from ..config.models import ModelConfig
 from ..config.schemes import ClassScheme
-from ..data.atomic import atomic_write_bytes
 from ..errors import ModelFormatError
 from .file import ARCHITECTURE, FORMAT, ModelFile, Provenance
 from .spec import parameter_shapes

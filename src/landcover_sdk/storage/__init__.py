@@ -1,37 +1,127 @@
-"""Storage: where rasters, models and outputs live (local disk now; Azure Blob with the storage issue)."""
+"""Storage: where rasters, models and outputs live — local disk or Azure Blob, chosen by URL.
+
+``get_storage(url)`` returns the backend for a URL's scheme: plain paths and ``file://`` →
+:class:`LocalStorage`; ``az://container/path`` → :class:`AzureBlobStorage` (credentials from
+the environment unless configured with :func:`configure_storage`); other schemes from plugins
+registered under the ``landcover_sdk.storage`` entry point group (name = scheme, value = a
+zero-argument factory returning a :class:`Storage`).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
-from urllib.parse import urlparse
 
-from ..errors import StorageError
+from ..errors import MissingPartnerError, StorageError
+from .azure_blob import AzureBlobStorage, redact
+from .base import (
+    ENTRY_POINT_GROUP,
+    Storage,
+    StorageURL,
+    configure_storage,
+    get_storage,
+    known_schemes,
+    register_backend,
+    reset_storage,
+)
+from .local import LocalStorage
 
-if TYPE_CHECKING:
-    from ..data.dataset import TilePair
+log = logging.getLogger(__name__)
 
-
-def _unsupported(url: str) -> StorageError:
-    scheme = urlparse(url).scheme or "<none>"
-    return StorageError(f"{url}: no storage backend for scheme {scheme!r} (supported: plain paths, file://)")
+register_backend("file", LocalStorage)
+register_backend("az", AzureBlobStorage)
 
 
 def gdal_path_for(url: str) -> str:
-    """The path GDAL/rasterio opens for a storage URL."""
-    if url.startswith("file://"):
-        return url.removeprefix("file://")
-    raise _unsupported(url)
+    """The path GDAL/rasterio opens for a storage URL (``/vsiaz/...`` for Blob)."""
+    return get_storage(url).gdal_path(url)
 
 
-def discover_remote_pairs(url: str, *, image_suffix: str, label_suffix: str) -> list[TilePair]:
-    """Tile pairs under a storage URL (needs a backend for its scheme)."""
-    raise _unsupported(url)
+def discover_remote_pairs(url: str, *, image_suffix: str, label_suffix: str) -> list[tuple[str, str, str]]:
+    """``(name, image URL, label URL)`` for every tile pair under a storage URL prefix."""
+    store = get_storage(url)
+    prefix = url if url.endswith("/") else url + "/"
+    store.check_container(prefix)
+    objects = store.list(prefix)
+    images = {u[: -len(image_suffix)]: u for u in objects if u.endswith(image_suffix)}
+    labels = {u[: -len(label_suffix)]: u for u in objects if u.endswith(label_suffix)}
+    for stem in sorted(set(images) - set(labels)):
+        raise MissingPartnerError(images[stem], f"no label partner {stem}{label_suffix} under {url}")
+    for stem in sorted(set(labels) - set(images)):
+        raise MissingPartnerError(labels[stem], f"no imagery partner {stem}{image_suffix} under {url}")
+    return [(stem.rsplit("/", 1)[-1], images[stem], labels[stem]) for stem in sorted(images)]
 
 
-__all__ = ["discover_remote_pairs", "gdal_path_for"]
+def cache_dir() -> Path:
+    """Where downloaded objects are cached (``LANDCOVER_CACHE_DIR`` or ``~/.cache/landcover-sdk``)."""
+    root = os.environ.get("LANDCOVER_CACHE_DIR") or str(Path.home() / ".cache" / "landcover-sdk")
+    return Path(root)
 
 
 def fetch_to_cache(url: str) -> Path:
-    """A local copy of the file at a storage URL (needs a backend for its scheme)."""
-    raise _unsupported(url)
+    """A local copy of the object at ``url`` (local paths are returned as they are)."""
+    store = get_storage(url)
+    local = store.local_path(url)
+    if local is not None:
+        if not local.is_file():
+            raise StorageError(f"{url}: file not found")
+        return local
+    parsed = StorageURL.parse(url)
+    digest = hashlib.sha256(str(parsed).encode()).hexdigest()[:16]
+    target = cache_dir() / "objects" / digest / parsed.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    log.info("downloading %s", url)
+    return store.download(url, target)
+
+
+@contextlib.contextmanager
+def staged_outputs(outputs: Mapping[str, str | Path | None]) -> Iterator[dict[str, str | Path | None]]:
+    """Local stand-ins for output URLs, uploaded when the block exits cleanly.
+
+    Local paths pass through unchanged. For each remote URL the container is checked before
+    the block runs (so a typo fails before any work), a temporary local path is yielded in its
+    place, and the finished file is uploaded atomically afterwards. Nothing is uploaded when
+    the block raises.
+    """
+    remote = {k: str(v) for k, v in outputs.items() if v is not None and _is_remote(v)}
+    for url in remote.values():
+        get_storage(url).check_container(url)
+    with tempfile.TemporaryDirectory(prefix="lc-stage-") as tmp:
+        mapping: dict[str, str | Path | None] = dict(outputs)
+        for i, (key, url) in enumerate(remote.items()):
+            mapping[key] = Path(tmp) / f"{i}-{StorageURL.parse(url).name}"
+        yield mapping
+        for key, url in remote.items():
+            staged = Path(str(mapping[key]))
+            if staged.exists():
+                log.info("uploading %s", url)
+                get_storage(url).upload(staged, url)
+
+
+def _is_remote(path: str | Path) -> bool:
+    return StorageURL.parse(path).scheme != "file"
+
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "AzureBlobStorage",
+    "LocalStorage",
+    "Storage",
+    "StorageURL",
+    "cache_dir",
+    "configure_storage",
+    "discover_remote_pairs",
+    "fetch_to_cache",
+    "gdal_path_for",
+    "get_storage",
+    "known_schemes",
+    "redact",
+    "register_backend",
+    "reset_storage",
+    "staged_outputs",
+]

@@ -21,8 +21,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 
+from .._atomic import atomic_write_bytes
 from ..config.models import ModelConfig
-from ..data.atomic import atomic_write_bytes
 from ..errors import ConfigError, ModelFormatError
 
 log = logging.getLogger(__name__)

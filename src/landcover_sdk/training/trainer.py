@@ -29,9 +29,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .._atomic import atomic_write_text
 from .._util import progress_bar
 from ..config.models import TrainConfig
-from ..data.atomic import atomic_write_text
 from ..data.dataset import TileDataset
 from ..data.sampling import RandomWindowSampler
 from ..errors import ConfigError, LabelValueError, StorageError

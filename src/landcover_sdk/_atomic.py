@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import StorageError
+from .errors import StorageError
 
 PARTIAL_MARK = ".partial-"
 

@@ -1,0 +1,204 @@
+"""The storage protocol, storage URLs and the registry that picks a backend by URL scheme."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import IO, Protocol, runtime_checkable
+
+from ..errors import StorageError
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "landcover_sdk.storage"
+
+# RFC 3986 scheme: a letter, then letters, digits, '+', '-', '.'
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+# Windows drive letters ("C:\\...") are paths, not schemes; we only treat "name://" as a URL.
+
+
+@dataclass(frozen=True)
+class StorageURL:
+    """A parsed storage URL: ``scheme://bucket/key`` (``bucket`` is the container for ``az``).
+
+    Plain paths and ``file://`` URLs have scheme ``file``, an empty bucket and the path as key.
+    """
+
+    scheme: str
+    bucket: str
+    key: str
+
+    @classmethod
+    def parse(cls, url: str | Path) -> StorageURL:
+        """Parse ``url``; malformed URLs raise :class:`StorageError` naming the URL."""
+        text = str(url)
+        if not text:
+            raise StorageError("empty storage URL")
+        m = _SCHEME.match(text)
+        if m is None:
+            if "://" in text:
+                raise StorageError(f"{text}: malformed storage URL (expected scheme://container/path)")
+            return cls("file", "", text)
+        scheme = m.group(1).lower()
+        rest = text[m.end():]
+        if scheme == "file":
+            if not rest:
+                raise StorageError(f"{text}: file:// URL without a path")
+            return cls("file", "", rest)
+        bucket, _, key = rest.partition("/")
+        if not bucket:
+            raise StorageError(f"{text}: storage URL has no container (expected {scheme}://container/path)")
+        if "\\" in rest or "//" in key:
+            raise StorageError(f"{text}: malformed storage URL (backslash or empty path segment)")
+        return cls(scheme, bucket, key)
+
+    def join(self, *parts: str) -> StorageURL:
+        """This URL with ``parts`` appended as path segments."""
+        key = "/".join(p.strip("/") for p in (self.key, *parts) if p.strip("/"))
+        if self.scheme == "file":
+            return StorageURL("file", "", str(Path(self.key, *parts)))
+        return StorageURL(self.scheme, self.bucket, key)
+
+    @property
+    def name(self) -> str:
+        """The last path segment."""
+        return self.key.rstrip("/").rsplit("/", 1)[-1]
+
+    def __str__(self) -> str:
+        if self.scheme == "file":
+            return self.key
+        return f"{self.scheme}://{self.bucket}/{self.key}"
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """What every storage backend offers. Every method takes full URLs (``az://c/k``, paths).
+
+    Writes are atomic: a reader sees the old object or the complete new one, never a partial
+    object under its final name.
+    """
+
+    scheme: str
+
+    def exists(self, url: str) -> bool:
+        """Whether an object (file or blob) exists at ``url``."""
+        ...
+
+    def read_bytes(self, url: str) -> bytes:
+        """The whole object at ``url``; a missing object raises :class:`StorageError`."""
+        ...
+
+    def write_bytes(self, url: str, data: bytes) -> None:
+        """Store ``data`` at ``url`` atomically."""
+        ...
+
+    def open_read(self, url: str) -> IO[bytes]:
+        """A readable binary stream for ``url``."""
+        ...
+
+    def open_write(self, url: str) -> AbstractContextManager[IO[bytes]]:
+        """A writable binary stream; the object appears at ``url`` only when the block exits cleanly."""
+        ...
+
+    def list(self, prefix: str) -> list[str]:
+        """Full URLs of every object whose URL starts with ``prefix`` (sorted; recursive)."""
+        ...
+
+    def delete(self, url: str) -> None:
+        """Remove the object at ``url`` (no error when it is already gone)."""
+        ...
+
+    def upload(self, local: Path, url: str) -> None:
+        """Put a complete local file at ``url`` atomically."""
+        ...
+
+    def download(self, url: str, local: Path) -> Path:
+        """Copy the object at ``url`` to ``local`` (atomically) and return ``local``."""
+        ...
+
+    def gdal_path(self, url: str) -> str:
+        """The path GDAL/rasterio opens to read ``url`` in place (windowed, without a download)."""
+        ...
+
+    def local_path(self, url: str) -> Path | None:
+        """The object's local file, when the backend is local disk; otherwise ``None``."""
+        ...
+
+    def check_container(self, url: str) -> None:
+        """Raise :class:`StorageError` unless the folder/container holding ``url`` exists."""
+        ...
+
+
+BackendFactory = Callable[[], Storage]
+
+_factories: dict[str, BackendFactory] = {}
+_instances: dict[str, Storage] = {}
+_lock = threading.Lock()
+_entry_points_loaded = False
+
+
+def register_backend(scheme: str, factory: BackendFactory) -> None:
+    """Register a factory building the backend for ``scheme`` (replaces a cached instance)."""
+    with _lock:
+        _factories[scheme.lower()] = factory
+        _instances.pop(scheme.lower(), None)
+
+
+def configure_storage(backend: Storage) -> Storage:
+    """Use ``backend`` (an instance) for its scheme from now on, e.g. with explicit credentials."""
+    with _lock:
+        _instances[backend.scheme.lower()] = backend
+    return backend
+
+
+def reset_storage() -> None:
+    """Forget configured backend instances (factories stay registered)."""
+    with _lock:
+        _instances.clear()
+
+
+def _load_entry_points() -> None:
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name.lower() in _factories:
+            continue
+        try:
+            factory = ep.load()
+        except Exception as exc:  # a broken plugin must not break the built-in backends
+            log.warning("storage plugin %s (%s) failed to load: %s", ep.name, ep.value, exc)
+            continue
+        _factories[ep.name.lower()] = factory
+
+
+def known_schemes() -> list[str]:
+    """Every scheme a backend is registered for (built-in and plugins)."""
+    with _lock:
+        _load_entry_points()
+        return sorted(_factories)
+
+
+def get_storage(url: str | Path) -> Storage:
+    """The backend for ``url``'s scheme (built once, then reused)."""
+    scheme = StorageURL.parse(url).scheme
+    with _lock:
+        inst = _instances.get(scheme)
+        if inst is not None:
+            return inst
+        _load_entry_points()
+        factory = _factories.get(scheme)
+        if factory is None:
+            raise StorageError(f"{url}: no storage backend for scheme {scheme!r} "
+                               f"(known: {', '.join(sorted(_factories))})")
+    inst = factory()
+    with _lock:
+        return _instances.setdefault(scheme, inst)
+
