@@ -100,7 +100,7 @@ def test_local_storage_round_trip(tmp_path: Path) -> None:
     store.delete(str(tmp_path / "a.bin"))
     store.delete(str(tmp_path / "a.bin"))
     assert not store.exists(str(tmp_path / "a.bin"))
-    with pytest.raises(StorageError, match="a.bin: file not found"):
+    with pytest.raises(StorageError, match=r"a\.bin: file not found"):
         store.read_bytes(str(tmp_path / "a.bin"))
     store.check_container(str(tmp_path / "missing" / "x"))
     store.write_bytes(str(tmp_path / "new" / "deep" / "c.bin"), b"!")
@@ -261,7 +261,7 @@ def test_blob_dataset_missing_partner_and_missing_container(blob_store: Any, tmp
     blob_store.write_bytes(f"az://{c}/lonely/x_NAIP.tif", b"not used")
     from landcover_sdk import MissingPartnerError
 
-    with pytest.raises(MissingPartnerError, match="x_NAIP.tif: no label partner"):
+    with pytest.raises(MissingPartnerError, match=r"x_NAIP\.tif: no label partner"):
         TileDataset.from_folder(f"az://{c}/lonely")
     with pytest.raises(StorageError, match="container 'nosuchcontainer' not found"):
         TileDataset.from_folder("az://nosuchcontainer/tiles")

@@ -41,9 +41,27 @@ from .errors import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    pass
+    from .inference import Predictor
+    from .models import UNetModel
+    from .runners import BatchAIRunner, JobResult, JobSpec, LocalRunner
+    from .storage import AzureBlobStorage, LocalStorage, Storage, get_storage
+    from .training import Trainer
 
-_LAZY: dict[str, str] = {}
+# Imported on first use: torch (UNetModel, Trainer) is an optional extra, and the rest keeps
+# `import landcover_sdk` fast.
+_LAZY: dict[str, str] = {
+    "Predictor": ".inference",
+    "UNetModel": ".models",
+    "Trainer": ".training",
+    "JobSpec": ".runners",
+    "JobResult": ".runners",
+    "LocalRunner": ".runners",
+    "BatchAIRunner": ".runners",
+    "Storage": ".storage",
+    "LocalStorage": ".storage",
+    "AzureBlobStorage": ".storage",
+    "get_storage": ".storage",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -54,6 +72,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AzureBlobStorage",
+    "BatchAIRunner",
     "ClassScheme",
     "ConfigError",
     "CoordinateError",
@@ -61,20 +81,29 @@ __all__ = [
     "DataError",
     "EmptyDatasetError",
     "InvalidRasterError",
+    "JobResult",
+    "JobSpec",
     "LabelValueError",
     "LandcoverError",
+    "LocalRunner",
+    "LocalStorage",
     "MissingPartnerError",
     "ModelConfig",
     "ModelFormatError",
     "PredictConfig",
+    "Predictor",
     "RasterMismatchError",
     "RunnerConfig",
     "RunnerError",
+    "Storage",
     "StorageError",
     "TileDataset",
     "TilePair",
     "TrainConfig",
+    "Trainer",
+    "UNetModel",
     "WindowError",
     "__version__",
+    "get_storage",
     "load_config",
 ]

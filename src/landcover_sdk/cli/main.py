@@ -16,13 +16,14 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _register_all(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from . import data_cmd, demo_cmd, model_cmd, predict_cmd, train_cmd
+    from . import data_cmd, demo_cmd, model_cmd, predict_cmd, run_cmd, train_cmd
 
     demo_cmd.register(sub)
     data_cmd.register(sub)
     model_cmd.register(sub)
     predict_cmd.register(sub)
     train_cmd.register(sub)
+    run_cmd.register(sub)
 
 
 def build_parser() -> argparse.ArgumentParser:

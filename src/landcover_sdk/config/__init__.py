@@ -3,6 +3,7 @@
 from .base import StrictModel, load_config, read_config_file
 from .models import (
     AzureCredentials,
+    BatchImage,
     DataConfig,
     LrStage,
     ModelConfig,
@@ -18,6 +19,7 @@ from .schemes import BUILTIN_SCHEMES, ClassDef, ClassScheme, get_scheme, infer_s
 __all__ = [
     "BUILTIN_SCHEMES",
     "AzureCredentials",
+    "BatchImage",
     "ClassDef",
     "ClassScheme",
     "DataConfig",

@@ -272,6 +272,16 @@ class AzureCredentials(StrictModel):
         return type(self)(**values)
 
 
+class BatchImage(StrictModel):
+    """The marketplace image of Batch pool nodes (default: Ubuntu HPC 22.04 with GPU drivers)."""
+
+    publisher: str = "microsoft-dsvm"
+    offer: str = "ubuntu-hpc"
+    sku: str = "2204"
+    version: str = "latest"
+    node_agent_sku_id: str = "batch.node.ubuntu 22.04"
+
+
 class RunnerConfig(StrictModel):
     """Which runner executes jobs and how it reaches its resources."""
 
@@ -280,6 +290,13 @@ class RunnerConfig(StrictModel):
     azure: AzureCredentials = Field(default_factory=AzureCredentials)
     pool_id: str = "landcover-pool"
     poll_seconds: float = Field(default=10.0, gt=0.0)
+    image: BatchImage = Field(default_factory=BatchImage)
+    sdk_requirement: str | None = Field(
+        default=None, description="what the pool start task pip-installs (default: this version with extras)")
+    node_identity_id: str | None = Field(
+        default=None, description="resource id of a user-assigned identity on the pool, for Blob access")
+    node_identity_client_id: str | None = Field(default=None, description="its client id (DefaultAzureCredential)")
+    master_port: int = Field(default=29500, ge=1024, le=65535, description="torchrun rendezvous port")
 
     def describe(self) -> dict[str, Any]:
         """A loggable summary (no secrets)."""

@@ -1,0 +1,115 @@
+"""``landcover run JOB.yaml``, ``landcover job exec`` (what nodes run) and ``landcover azure status|logs|teardown``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..config.base import load_config
+from ..config.models import RunnerConfig
+from ..errors import RunnerError
+
+if TYPE_CHECKING:
+    from ..runners import BatchAIRunner
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``run``, ``job`` and ``azure``."""
+    run = sub.add_parser("run", help="run a job file (train / predict / evaluate) here or on Azure Batch")
+    run.add_argument("job", type=Path, help="job description (YAML), see JobSpec")
+    run.add_argument("--runner", choices=["local", "azure-batch"], default=None,
+                     help="where to run (default: the runner config's kind, else local)")
+    run.add_argument("--runner-config", type=Path, default=None, help="RunnerConfig YAML (pool, image, accounts)")
+    run.add_argument("--dry-run", action="store_true", help="azure-batch: print the request bodies, send nothing")
+    run.add_argument("--work-dir", type=Path, default=None, help="local state and logs (default runs/jobs)")
+    run.add_argument("--job-id", default=None, help="job id (default: name + timestamp)")
+    run.add_argument("--teardown", action="store_true", help="azure-batch: delete job and pool afterwards")
+    run.set_defaults(handler=_run)
+
+    job = sub.add_parser("job", help="job internals")
+    jsub = job.add_subparsers(dest="job_command", metavar="SUBCOMMAND", required=True)
+    ex = jsub.add_parser("exec", help="run one task of a job on this node (what runners launch)")
+    ex.add_argument("job", type=Path)
+    ex.add_argument("--task", default="0/1", help="INDEX/COUNT of the task (default 0/1)")
+    ex.add_argument("--work-dir", type=Path, default=Path("work"))
+    ex.add_argument("--no-progress", action="store_true")
+    ex.set_defaults(handler=_exec)
+
+    az = sub.add_parser("azure", help="inspect and clean up Azure Batch jobs")
+    asub = az.add_subparsers(dest="azure_command", metavar="SUBCOMMAND", required=True)
+    for name, helptext, fn in (("status", "job and task states", _status), ("logs", "a task's stdout/stderr", _logs),
+                               ("teardown", "delete a job and the pool it created (idempotent)", _teardown)):
+        p = asub.add_parser(name, help=helptext)
+        p.add_argument("job_id", nargs="?" if name == "teardown" else None)
+        p.add_argument("--runner-config", type=Path, default=None)
+        if name == "logs":
+            p.add_argument("--task", required=True)
+            p.add_argument("--stderr", action="store_true")
+        if name == "teardown":
+            p.add_argument("--pool", action="store_true", help="also delete the pool (even if reused)")
+        p.set_defaults(handler=fn)
+
+
+def _runner_config(path: Path | None, kind: str | None = None) -> RunnerConfig:
+    cfg = load_config(path, RunnerConfig) if path else RunnerConfig()
+    return cfg.model_copy(update={"kind": kind}) if kind else cfg
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..runners import BatchAIRunner, JobSpec, LocalRunner
+
+    spec = JobSpec.load(args.job)
+    cfg = _runner_config(args.runner_config, args.runner)
+    if args.work_dir is not None:
+        cfg = cfg.model_copy(update={"work_dir": str(args.work_dir)})
+    if cfg.kind == "local":
+        if args.dry_run:
+            raise RunnerError("--dry-run is for --runner azure-batch")
+        result = LocalRunner(cfg.work_dir).run(spec, job_id=args.job_id)
+    else:
+        runner = BatchAIRunner(cfg, dry_run=args.dry_run)
+        if args.dry_run:
+            print(json.dumps(runner.plan(spec, job_id=args.job_id).to_dict(), indent=2))
+            return 0
+        result = runner.run(spec, job_id=args.job_id, teardown=args.teardown)
+    print(result.to_json())
+    result.raise_for_state()
+    return 0
+
+
+def _exec(args: argparse.Namespace) -> int:
+    from ..runners import JobSpec
+    from ..runners.worker import execute
+
+    urls = execute(JobSpec.load(args.job), args.task, args.work_dir, progress=not args.no_progress)
+    for url in urls:
+        log.info("wrote %s", url)
+    return 0
+
+
+def _batch(args: argparse.Namespace) -> BatchAIRunner:
+    from ..runners import BatchAIRunner
+
+    return BatchAIRunner(_runner_config(args.runner_config, "azure-batch"))
+
+
+def _status(args: argparse.Namespace) -> int:
+    print(json.dumps(_batch(args).status(args.job_id), indent=2))
+    return 0
+
+
+def _logs(args: argparse.Namespace) -> int:
+    name = "stderr.txt" if args.stderr else "stdout.txt"
+    print(_batch(args).logs(args.job_id, args.task, name), end="")
+    return 0
+
+
+def _teardown(args: argparse.Namespace) -> int:
+    removed = _batch(args).teardown(args.job_id, delete_pool=True if args.pool else None)
+    print("deleted: " + (", ".join(removed) if removed else "nothing"))
+    return 0

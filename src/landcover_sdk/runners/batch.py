@@ -1,0 +1,499 @@
+"""``BatchAIRunner``: run a :class:`JobSpec` on Azure Batch (the live successor of the tutorial's Batch AI).
+
+The runner builds every request body as the Batch REST JSON shape first — that list is what
+``dry_run=True`` returns — and sends exactly those bodies through the real ``azure-batch``
+client (``BatchClient``). Sequence for a job: upload the job file next to the outputs; create
+(or reuse) the pool and wait until it is steady; create the job; add the tasks (a multi-instance
+task for multi-node training, one task per prediction chunk, one evaluation task); poll them to
+completion with progress; collect exit codes, failure messages and stderr; list the outputs.
+``teardown()`` deletes the job and the pool this runner created, and is safe to repeat.
+
+No secret ever enters a request body: nodes reach Blob storage through the pool's managed
+identity (``node_identity_id``) or the Batch account's linked auto-storage account.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from .._atomic import atomic_write_text
+from .._util import progress_bar
+from .._version import __version__
+from ..config.models import AzureCredentials, RunnerConfig
+from ..errors import LandcoverError, RunnerError
+from ..storage import StorageURL, get_storage, redact
+from ..storage.azure_blob import AzureBlobStorage
+from .base import JobResult, TaskPlan, TaskResult, check_inputs, plan_tasks
+from .spec import JobSpec
+
+log = logging.getLogger(__name__)
+
+TERMINAL_TASK_STATE = "completed"
+
+
+@dataclass
+class BatchRequest:
+    """One Batch REST call: method, path (under the account endpoint) and JSON body."""
+
+    method: str
+    path: str
+    body: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {"method": self.method, "path": self.path, "body": self.body}
+
+
+@dataclass
+class BatchPlan:
+    """Everything a submission sends, in order (what ``dry_run`` returns)."""
+
+    job_id: str
+    pool_id: str
+    spec_url: str
+    pool: BatchRequest
+    job: BatchRequest
+    tasks: list[BatchRequest] = field(default_factory=list)
+
+    @property
+    def requests(self) -> list[BatchRequest]:
+        """Pool, job, then task requests."""
+        return [self.pool, self.job, *self.tasks]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {"job_id": self.job_id, "pool_id": self.pool_id, "spec_url": self.spec_url,
+                "requests": [r.to_dict() for r in self.requests]}
+
+
+def _duration(minutes: float) -> str:
+    return f"PT{max(1, round(minutes * 60))}S"
+
+
+def _q(text: str) -> str:
+    return shlex.quote(text)
+
+
+class BatchAIRunner:
+    """Run jobs on an Azure Batch pool; ``dry_run=True`` returns the request bodies without network access.
+
+    ``client`` may be an existing ``azure.batch.BatchClient``; otherwise one is built from
+    ``config.azure`` (``batch_account_url`` + ``batch_account_name`` + ``batch_account_key``
+    for shared key, or ``DefaultAzureCredential``). ``client_options`` go to ``BatchClient``
+    (azure-core pipeline options such as ``retry_total`` or ``retry_backoff_factor``).
+    """
+
+    name = "azure-batch"
+
+    def __init__(self, config: RunnerConfig | None = None, *, client: Any = None, dry_run: bool = False,
+                 storage: AzureBlobStorage | None = None, **client_options: Any) -> None:
+        cfg = config or RunnerConfig(kind="azure-batch")
+        self.config = cfg.model_copy(update={"azure": cfg.azure.overlay(AzureCredentials.from_env())})
+        self.dry_run = dry_run
+        self._client = client
+        self._storage = storage
+        self.client_options = client_options
+        self.state_dir = Path(self.config.work_dir) / "azure-batch"
+
+    def __repr__(self) -> str:
+        return (f"BatchAIRunner(endpoint={self.config.azure.batch_account_url!r}, pool={self.config.pool_id!r}, "
+                f"dry_run={self.dry_run})")
+
+    # ------------------------------------------------------------------ client
+    @property
+    def client(self) -> Any:
+        """The ``BatchClient`` (built on first use; never in dry-run mode)."""
+        if self.dry_run:
+            raise RunnerError("dry run: no Batch client is created")
+        if self._client is None:
+            self._client = self._make_client()
+        return self._client
+
+    def _make_client(self) -> Any:
+        az = self.config.azure
+        if not az.batch_account_url:
+            raise RunnerError("azure.batch_account_url is not set (or AZURE_BATCH_ACCOUNT_URL); tried: shared key "
+                              "(batch_account_name + batch_account_key), DefaultAzureCredential")
+        try:
+            from azure.batch import BatchClient
+            from azure.core.credentials import AzureNamedKeyCredential
+        except ImportError:
+            raise RunnerError("the Azure Batch runner needs the azure extra: "
+                              "pip install 'landcover-sdk[azure]'") from None
+        credential: Any
+        if az.batch_account_key is not None:
+            if not az.batch_account_name:
+                raise RunnerError("azure.batch_account_name is required with batch_account_key")
+            credential = AzureNamedKeyCredential(az.batch_account_name, az.batch_account_key.get_secret_value())
+        else:
+            from azure.identity import DefaultAzureCredential
+
+            credential = DefaultAzureCredential()
+        return BatchClient(az.batch_account_url, credential, **self.client_options)
+
+    def _storage_for(self, url: str) -> AzureBlobStorage:
+        if self._storage is not None:
+            return self._storage
+        store = get_storage(url)
+        if not isinstance(store, AzureBlobStorage):
+            raise RunnerError(f"{url}: Azure Batch jobs need az:// inputs and outputs (nodes cannot read this "
+                              "machine's disk)")
+        return store
+
+    # ------------------------------------------------------------------ plan
+    def plan(self, spec: JobSpec, *, job_id: str | None = None) -> BatchPlan:
+        """Every request body of a submission, without network access."""
+        spec = spec.resolved()
+        for key, url in [*spec.input_urls(), ("outputs", spec.outputs)]:
+            if StorageURL.parse(url).scheme != "az":
+                raise RunnerError(f"{'inputs.' + key if key != 'outputs' else key}: {url}: Azure Batch jobs need "
+                                  "az:// URLs (nodes cannot read this machine's disk)")
+        if spec.resources.require_gpu and spec.resources.gpus_per_node == 0:  # pragma: no cover - validated
+            raise RunnerError("resources: GPU required but none per node")
+        job_id = job_id or f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        pool_id = self.config.pool_id
+        spec_url = str(StorageURL.parse(spec.outputs).join("_job", f"{job_id}.yaml"))
+        tasks = [self._task_body(t, spec, spec_url, job_id) for t in plan_tasks(spec)]
+        return BatchPlan(job_id, pool_id, spec_url,
+                         BatchRequest("POST", "/pools", self._pool_body(spec)),
+                         BatchRequest("POST", "/jobs", self._job_body(spec, job_id)),
+                         [BatchRequest("POST", f"/jobs/{job_id}/tasks", body) for body in tasks])
+
+    def _account(self) -> str | None:
+        if self._storage is not None:
+            return self._storage.account
+        return AzureBlobStorage(self.config.azure).account
+
+    def _pool_body(self, spec: JobSpec) -> dict[str, Any]:
+        r = spec.resources
+        img = self.config.image
+        vm: dict[str, Any] = {
+            "imageReference": {"publisher": img.publisher, "offer": img.offer, "sku": img.sku,
+                               "version": img.version},
+            "nodeAgentSKUId": img.node_agent_sku_id,
+        }
+        if spec.container_image:
+            vm["containerConfiguration"] = {"type": "dockerCompatible", "containerImageNames": [spec.container_image]}
+        requirement = self.config.sdk_requirement or f"landcover-sdk[train,azure]=={__version__}"
+        setup = spec.setup_command or f"python3 -m pip install --upgrade {_q(requirement)}"
+        body: dict[str, Any] = {
+            "id": self.config.pool_id,
+            "vmSize": r.vm_size,
+            "virtualMachineConfiguration": vm,
+            "targetDedicatedNodes": 0 if r.low_priority else r.nodes,
+            "targetLowPriorityNodes": r.nodes if r.low_priority else 0,
+            "taskSlotsPerNode": 1,
+            "enableInterNodeCommunication": r.nodes > 1,
+            "startTask": {
+                "commandLine": f"/bin/bash -c {_q('set -euo pipefail; ' + setup)}",
+                "userIdentity": {"autoUser": {"scope": "pool", "elevationLevel": "admin"}},
+                "waitForSuccess": True,
+                "maxTaskRetryCount": 2,
+            },
+        }
+        if spec.container_image:
+            # inside containers the SDK comes with the image
+            body["startTask"]["commandLine"] = "/bin/bash -c 'nvidia-smi || true'"
+        return body
+
+    def _job_body(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
+        env = {"LANDCOVER_JOB_ID": job_id, **spec.env}
+        account = self._account()
+        if account:
+            env["AZURE_STORAGE_ACCOUNT"] = account
+        if self.config.node_identity_client_id:
+            env["AZURE_CLIENT_ID"] = self.config.node_identity_client_id
+        return {
+            "id": job_id,
+            "poolInfo": {"poolId": self.config.pool_id},
+            "onAllTasksComplete": "terminatejob",
+            "constraints": {"maxWallClockTime": _duration(spec.resources.timeout_minutes * 2),
+                            "maxTaskRetryCount": spec.resources.max_task_retries},
+            "commonEnvironmentSettings": [{"name": k, "value": v} for k, v in sorted(env.items())],
+            "metadata": [{"name": "landcover-sdk", "value": __version__}, {"name": "kind", "value": spec.kind}],
+        }
+
+    def _resource_files(self, spec_url: str) -> list[dict[str, Any]]:
+        url = StorageURL.parse(spec_url)
+        if self.config.node_identity_id:
+            account = self._account()
+            return [{"storageContainerUrl": f"https://{account}.blob.core.windows.net/{url.bucket}",
+                     "blobPrefix": url.key, "filePath": "job/",
+                     "identityReference": {"resourceId": self.config.node_identity_id}}]
+        return [{"autoStorageContainerName": url.bucket, "blobPrefix": url.key, "filePath": "job/"}]
+
+    def _output_files(self, spec: JobSpec, task_id: str) -> list[dict[str, Any]]:
+        if not self.config.node_identity_id:
+            return []  # logs stay on the node; `landcover azure logs` fetches them through the API
+        out = StorageURL.parse(spec.outputs)
+        account = self._account()
+        prefix = "/".join(p for p in (out.key.strip("/"), "_logs", task_id) if p)
+        return [{"filePattern": "../std*.txt",
+                 "destination": {"container": {
+                     "containerUrl": f"https://{account}.blob.core.windows.net/{out.bucket}",
+                     "path": prefix, "identityReference": {"resourceId": self.config.node_identity_id}}},
+                 "uploadOptions": {"uploadCondition": "taskcompletion"}}]
+
+    def _task_body(self, task: TaskPlan, spec: JobSpec, spec_url: str, job_id: str) -> dict[str, Any]:
+        spec_file = f"job/{StorageURL.parse(spec_url).name}"
+        work = "$AZ_BATCH_TASK_WORKING_DIR/work"
+        worker = " ".join(_q(a) for a in task.worker_args(spec_file)) + f" --work-dir {work} --no-progress"
+        r = spec.resources
+        body: dict[str, Any] = {
+            "id": task.id,
+            "displayName": f"{spec.kind} {task.index + 1}/{task.count} of {job_id}",
+            "resourceFiles": self._resource_files(spec_url),
+            "outputFiles": self._output_files(spec, task.id),
+            "constraints": {"maxWallClockTime": _duration(r.timeout_minutes), "maxTaskRetryCount": r.max_task_retries},
+            "userIdentity": {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}},
+        }
+        if task.world_size > 1:
+            port = self.config.master_port
+            torchrun = (f"python3 -m torch.distributed.run --nnodes={task.nodes} "
+                        f"--nproc-per-node={task.processes_per_node} --rdzv-backend=c10d "
+                        f"--rdzv-endpoint=${{AZ_BATCH_MASTER_NODE%:*}}:{port} --rdzv-id=$AZ_BATCH_JOB_ID "
+                        f"-m landcover_sdk {worker}")
+            if task.nodes > 1:
+                # Batch runs the coordination command on every node, then the application command on
+                # the primary only: the other nodes start their torchrun agents in the background.
+                coordination = ("if [ \"$AZ_BATCH_IS_CURRENT_NODE_MASTER\" = false ]; then "
+                                f"cd $AZ_BATCH_TASK_SHARED_DIR/.. && nohup {torchrun} > "
+                                "$AZ_BATCH_TASK_WORKING_DIR/worker.log 2>&1 & fi")
+                body["multiInstanceSettings"] = {"numberOfInstances": task.nodes,
+                                                 "coordinationCommandLine": f"/bin/bash -c {_q(coordination)}",
+                                                 "commonResourceFiles": []}
+            else:
+                torchrun = (f"python3 -m torch.distributed.run --standalone --nproc-per-node={task.processes_per_node} "
+                            f"-m landcover_sdk {worker}")
+            body["commandLine"] = f"/bin/bash -c {_q('set -euo pipefail; ' + torchrun)}"
+        else:
+            body["commandLine"] = f"/bin/bash -c {_q('set -euo pipefail; python3 -m landcover_sdk ' + worker)}"
+        if spec.container_image:
+            body["containerSettings"] = {"imageName": spec.container_image,
+                                         "containerRunOptions": "--gpus all --shm-size=8g" if r.gpus_per_node
+                                         else "--shm-size=8g"}
+        return body
+
+    # ------------------------------------------------------------------ submit / wait
+    def submit(self, spec: JobSpec, *, job_id: str | None = None) -> BatchPlan:
+        """Check inputs, upload the job file, create/reuse the pool, create the job and its tasks."""
+        plan = self.plan(spec, job_id=job_id)
+        if self.dry_run:
+            return plan
+        resolved = spec.resolved()
+        check_inputs(resolved)  # before any pool is created
+        self._storage_for(plan.spec_url).write_bytes(plan.spec_url, resolved.to_yaml().encode("utf-8"))
+        from azure.batch import models
+
+        created_pool = self._ensure_pool(plan, models)
+        self._record(plan.job_id, {"pool_id": plan.pool_id, "created_pool": created_pool, "outputs": resolved.outputs,
+                                   "tasks": [t.body["id"] for t in plan.tasks]})
+        self._call("create job", lambda: self.client.create_job(models.BatchJobCreateOptions(plan.job.body)))
+        for req in plan.tasks:
+            options = models.BatchTaskCreateOptions(req.body)
+            self._call(f"create task {req.body['id']}", partial(self.client.create_task, plan.job_id, options))
+        log.info("submitted job %s: %d task(s) on pool %s", plan.job_id, len(plan.tasks), plan.pool_id)
+        return plan
+
+    def _ensure_pool(self, plan: BatchPlan, models: Any) -> bool:
+        pool_id = plan.pool_id
+        created = False
+        if self._pool_exists(pool_id):
+            pool = self._call("get pool", lambda: self.client.get_pool(pool_id))
+            want = str(plan.pool.body["vmSize"]).lower()
+            if str(pool.vm_size).lower() != want:
+                raise RunnerError(f"pool {pool_id} exists with VM size {pool.vm_size}, the job asks for {want}; "
+                                  "choose another pool_id or tear the pool down")
+            log.info("reusing pool %s", pool_id)
+        else:
+            self._call("create pool", lambda: self.client.create_pool(models.BatchPoolCreateOptions(plan.pool.body)))
+            created = True
+            log.info("created pool %s", pool_id)
+        self._wait_pool(pool_id)
+        return created
+
+    def _pool_exists(self, pool_id: str) -> bool:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            # azure-batch 15.1's error policy raises on the 404 that pool_exists() documents as False
+            return bool(self._call("check pool", lambda: self.client.pool_exists(pool_id),
+                                   passthrough=(ResourceNotFoundError,)))
+        except ResourceNotFoundError:
+            return False
+
+    def _wait_pool(self, pool_id: str) -> None:
+        deadline = time.monotonic() + 3600
+        while True:
+            pool = self._call("get pool", lambda: self.client.get_pool(pool_id))
+            errors = list(getattr(pool, "resize_errors", None) or [])
+            if errors:
+                msgs = "; ".join(f"{e.code}: {e.message}" for e in errors)
+                raise RunnerError(f"pool {pool_id} failed to allocate nodes: {msgs}")
+            if str(pool.allocation_state) in ("steady", "AllocationState.STEADY"):
+                nodes = (pool.current_dedicated_nodes or 0) + (pool.current_low_priority_nodes or 0)
+                if nodes == 0:
+                    raise RunnerError(f"pool {pool_id} is steady with 0 nodes (quota or pre-emption)")
+                return
+            if time.monotonic() > deadline:
+                raise RunnerError(f"pool {pool_id} still resizing after an hour")
+            log.info("pool %s: %s", pool_id, pool.allocation_state)
+            time.sleep(self.config.poll_seconds)
+
+    def wait(self, job_id: str, *, timeout_s: float | None = None, progress: bool = True) -> JobResult:
+        """Poll the job's tasks until all complete; returns states, exit codes, failures and outputs."""
+        t0 = time.perf_counter()
+        state = self._load(job_id)
+        task_ids: list[str] = state.get("tasks") or [t.id for t in self.client.list_tasks(job_id)]
+        done: dict[str, Any] = {}
+        with progress_bar(len(task_ids), enabled=progress, desc=f"job {job_id}", unit="task") as bar:
+            while len(done) < len(task_ids):
+                for tid in task_ids:
+                    if tid in done:
+                        continue
+                    task = self._call(f"get task {tid}", partial(self.client.get_task, job_id, tid))
+                    if str(task.state) in (TERMINAL_TASK_STATE, "BatchTaskState.COMPLETED"):
+                        done[tid] = task
+                        bar.update(1)
+                        log.info("task %s completed (exit code %s)", tid, _exit_code(task))
+                if len(done) < len(task_ids):
+                    if timeout_s is not None and time.perf_counter() - t0 > timeout_s:
+                        raise RunnerError(f"job {job_id}: tasks still running after {timeout_s:.0f} s")
+                    time.sleep(self.config.poll_seconds)
+        results = [self._task_result(job_id, done[tid]) for tid in task_ids]
+        ok = all(r.state == "succeeded" for r in results)
+        outputs: list[str] = []
+        if ok and state.get("outputs"):
+            try:
+                out = str(state["outputs"])
+                outputs = [u for u in self._storage_for(out).list(out.rstrip("/") + "/") if "/_job/" not in u]
+            except LandcoverError as exc:
+                log.warning("could not list outputs: %s", exc)
+        result = JobResult(job_id, "succeeded" if ok else "failed", results, outputs, time.perf_counter() - t0,
+                           self.name)
+        self._record(job_id, {**state, "result": result.to_dict()})
+        return result
+
+    def run(self, spec: JobSpec, *, job_id: str | None = None, progress: bool = True,
+            teardown: bool = False) -> JobResult:
+        """:meth:`submit` then :meth:`wait`; with ``teardown`` delete what was created afterwards."""
+        plan = self.submit(spec, job_id=job_id)
+        try:
+            return self.wait(plan.job_id, progress=progress)
+        finally:
+            if teardown:
+                self.teardown(plan.job_id)
+
+    def _task_result(self, job_id: str, task: Any) -> TaskResult:
+        info = task.execution_info
+        code = _exit_code(task)
+        failure = getattr(info, "failure_info", None) if info is not None else None
+        succeeded = code == 0 and failure is None
+        error = None
+        if not succeeded:
+            parts = []
+            if failure is not None:
+                parts.append(f"{failure.code}: {failure.message}")
+            tail = self._tail(job_id, task.id, "stderr.txt")
+            if tail:
+                parts.append(f"stderr: {tail}")
+            node = getattr(getattr(task, "node_info", None), "node_id", None)
+            if node:
+                parts.append(f"node {node}")
+            error = redact("; ".join(parts) or "failed")
+        return TaskResult(task.id, code, "succeeded" if succeeded else "failed", error)
+
+    def _tail(self, job_id: str, task_id: str, name: str, lines: int = 5) -> str:
+        try:
+            text = self.logs(job_id, task_id, name)
+        except LandcoverError:
+            return ""
+        return " | ".join(text.strip().splitlines()[-lines:])
+
+    # ------------------------------------------------------------------ inspection / teardown
+    def status(self, job_id: str) -> dict[str, Any]:
+        """The job's state and each task's state and exit code."""
+        job = self._call("get job", lambda: self.client.get_job(job_id))
+        tasks = {t.id: {"state": str(getattr(t.state, "value", t.state)), "exit_code": _exit_code(t)}
+                 for t in self._call("list tasks", lambda: list(self.client.list_tasks(job_id)))}
+        return {"job_id": job_id, "state": str(getattr(job.state, "value", job.state)), "tasks": tasks}
+
+    def logs(self, job_id: str, task_id: str, name: str = "stdout.txt") -> str:
+        """A task's ``stdout.txt`` / ``stderr.txt`` (secrets masked)."""
+        chunks = self._call(f"download {name} of {task_id}",
+                            lambda: b"".join(self.client.download_task_file(job_id, task_id, name)))
+        return redact(chunks.decode("utf-8", "replace"))
+
+    def teardown(self, job_id: str | None = None, *, delete_pool: bool | None = None) -> list[str]:
+        """Delete the job and, if this runner created it (or ``delete_pool``), the pool. Idempotent."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        state = self._load(job_id) if job_id else {}
+        removed = []
+        poll = round(self.config.poll_seconds)
+        if job_id:
+            try:
+                self._call("delete job", lambda: self.client.begin_delete_job(job_id, polling_interval=poll).result(),
+                           passthrough=(ResourceNotFoundError,))
+                removed.append(f"job {job_id}")
+            except ResourceNotFoundError:
+                log.info("job %s already gone", job_id)
+        pool_id = str(state.get("pool_id") or self.config.pool_id)
+        if delete_pool if delete_pool is not None else bool(state.get("created_pool", job_id is None)):
+            try:
+                self._call("delete pool",
+                           lambda: self.client.begin_delete_pool(pool_id, polling_interval=poll).result(),
+                           passthrough=(ResourceNotFoundError,))
+                removed.append(f"pool {pool_id}")
+            except ResourceNotFoundError:
+                log.info("pool %s already gone", pool_id)
+        if job_id:
+            self._record(job_id, {**state, "torn_down": True})
+        return removed
+
+    # ------------------------------------------------------------------ helpers
+    def _call(self, what: str, fn: Callable[[], Any], passthrough: Iterable[type[BaseException]] = ()) -> Any:
+        from azure.core.exceptions import AzureError, HttpResponseError
+
+        keep = tuple(passthrough)
+        try:
+            return fn()
+        except keep:
+            raise
+        except HttpResponseError as exc:
+            code = getattr(exc, "error", None)
+            detail = getattr(code, "code", None) or getattr(exc, "reason", "") or ""
+            message = getattr(code, "message", None) or str(exc).splitlines()[0]
+            text = f"Azure Batch: {what} failed: HTTP {exc.status_code} {detail}: {message}"
+            raise RunnerError(redact(text)) from None
+        except AzureError as exc:
+            raise RunnerError(redact(f"Azure Batch: {what} failed: {type(exc).__name__}: {exc}")) from None
+
+    def _state_path(self, job_id: str) -> Path:
+        return self.state_dir / f"{job_id}.json"
+
+    def _record(self, job_id: str, data: dict[str, Any]) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self._state_path(job_id), json.dumps(data, indent=2, default=str))
+
+    def _load(self, job_id: str | None) -> dict[str, Any]:
+        """What this machine recorded about a job (empty when it was submitted elsewhere)."""
+        path = self._state_path(job_id) if job_id else None
+        if path is None or not path.exists():
+            return {}
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+
+
+def _exit_code(task: Any) -> int | None:
+    info = getattr(task, "execution_info", None)
+    return None if info is None else info.exit_code
+

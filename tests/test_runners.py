@@ -1,0 +1,302 @@
+"""Job descriptions, LocalRunner (real subprocesses, torchrun, Azurite data) and BatchAIRunner
+(the real azure-batch client against a local emulator of the Batch REST service)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import rasterio
+from pydantic import SecretStr
+
+from landcover_sdk import ConfigError, RunnerError
+from landcover_sdk.cli import main
+from landcover_sdk.config import AzureCredentials, ModelConfig, RunnerConfig
+from landcover_sdk.data import write_scenes
+from landcover_sdk.models import UNetModel
+from landcover_sdk.runners import BatchAIRunner, JobSpec, LocalRunner, plan_tasks
+
+from .batch_emulator import ACCOUNT, API_VERSION, KEY, BatchEmulator
+
+TINY_TRAIN = {
+    "data": {"sampling": {"window": 64, "minibatch_size": 4, "minibatches_per_image": 2}},
+    "model": {"window": 64, "margin": 16, "channels": [8, 8, 8, 8], "blocks_per_stage": 1},
+    "epochs": 1, "epoch_size": 16, "optimizer": "adam", "lr_schedule": [{"lr": 0.001}],
+    "bn_time_constant": 256, "threads": 1,
+}
+
+
+# ---------------------------------------------------------------------------- JobSpec
+
+
+def test_jobspec_yaml_round_trip_and_tasks(tmp_path: Path) -> None:
+    spec = JobSpec(name="naip-train", kind="train", config="builtin:quick", inputs={"data": "az://naip/tiles"},
+                   outputs="az://runs/train1", resources={"nodes": 2, "processes_per_node": 4, "gpus_per_node": 4,
+                                                          "require_gpu": True})
+    path = spec.save(tmp_path / "job.yaml")
+    again = JobSpec.load(path)
+    assert again == spec
+    assert plan_tasks(again)[0].world_size == 8
+    resolved = again.resolved()
+    assert isinstance(resolved.config, dict) and resolved.config["optimizer"] == "adam"
+    predict = JobSpec(name="p", kind="predict", inputs={"model": "m.safetensors", "images": ["a.tif", "b.tif"]},
+                      outputs="out", chunks=3)
+    assert [t.id for t in plan_tasks(predict)] == ["predict-000", "predict-001", "predict-002"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"resources": {"nodes": 0}}, r"resources\.nodes"),
+        ({"resources": {"processes_per_node": 2, "gpus_per_node": 1, "require_gpu": True}},
+         "2 processes but only 1 GPU"),
+        ({"resources": {"require_gpu": True}}, "needs gpus_per_node >= 1"),
+        ({"inputs": {}}, r"inputs\.data: required for a train job"),
+        ({"inputs": {"data": "d", "model": "m"}}, r"inputs\.model: not an input of a train job"),
+        ({"env": {"AZURE_STORAGE_KEY": "x"}}, "looks like a credential"),
+        ({"name": "Bad Name"}, "name"),
+        ({"chunks": 2}, "only for predict jobs"),
+        ({"surprise": 1}, "surprise: unknown key"),
+    ],
+)
+def test_impossible_jobspecs_are_rejected(changes: dict[str, Any], message: str) -> None:
+    base: dict[str, Any] = {"name": "j", "kind": "train", "inputs": {"data": "d"}, "outputs": "o"}
+    with pytest.raises(ConfigError, match=message):
+        JobSpec.from_dict({**base, **changes})
+
+
+def test_missing_inputs_detected_before_anything_runs(tmp_path: Path) -> None:
+    spec = JobSpec(name="j", kind="evaluate", config={}, outputs=str(tmp_path / "out"),
+                   inputs={"model": str(tmp_path / "none.safetensors"), "image": "i.tif", "labels": "l.tif"})
+    runner = LocalRunner(tmp_path / "jobs")
+    with pytest.raises(RunnerError, match=r"inputs\.model: .*none\.safetensors does not exist"):
+        runner.run(spec)
+    assert not (tmp_path / "jobs").exists()
+
+
+# ---------------------------------------------------------------------------- LocalRunner
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cfg = ModelConfig(channels=(8, 8, 8, 8))
+    return UNetModel(cfg, seed=0).eval().save(tmp_path_factory.mktemp("model") / "m.safetensors")
+
+
+def test_local_two_process_training_job(synth_dir: Path, tmp_path: Path) -> None:
+    spec = JobSpec(name="train2", kind="train", config=TINY_TRAIN, inputs={"data": str(synth_dir)},
+                   outputs=str(tmp_path / "out"), resources={"processes_per_node": 2})
+    runner = LocalRunner(tmp_path / "jobs")
+    assert runner.command(plan_tasks(spec)[0], Path("j.yaml"), Path("w"))[1:5] == [
+        "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    result = runner.run(spec, job_id="train2-test")
+    assert result.ok, result.to_json()
+    assert result.exit_codes == {"train": 0}
+    assert str(tmp_path / "out" / "model.safetensors") in result.outputs
+    log_text = Path(result.tasks[0].log_path or "").read_text()
+    assert "[default0]" in log_text and "[default1]" in log_text  # both ranks ran
+    assert (tmp_path / "jobs" / "train2-test" / "result.json").exists()
+
+
+def test_local_prediction_job_with_data_in_azurite(blob_store: Any, azurite: Any, small_model: Path,
+                                                   tmp_path: Path) -> None:
+    c = blob_store.container
+    write_scenes(tmp_path / "tiles", tiles=2, size=256, seed=5)
+    images = []
+    for f in sorted((tmp_path / "tiles").glob("*_NAIP.tif")):
+        blob_store.upload(f, f"az://{c}/naip/{f.name}")
+        images.append(f"az://{c}/naip/{f.name}")
+    blob_store.upload(small_model, f"az://{c}/models/m.safetensors")
+    spec = JobSpec(name="predict-az", kind="predict", inputs={"model": f"az://{c}/models/m.safetensors",
+                                                               "images": images},
+                   outputs=f"az://{c}/predictions", chunks=2, strip_rows=128)
+    env = {"AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string}
+    result = LocalRunner(tmp_path / "jobs", env=env).run(spec)
+    assert result.ok, result.to_json()
+    assert result.exit_codes == {"predict-000": 0, "predict-001": 0}
+    assert len(result.outputs) == 4 and all("_rows000" in u and u.endswith("_classes.tif") for u in result.outputs)
+    with rasterio.open(blob_store.gdal_path(result.outputs[1])) as ds:
+        assert ds.shape == (128, 256) and ds.colormap(1)
+    # no credential ever lands in the job file the runner wrote
+    job_file = next((tmp_path / "jobs").glob("*/job.yaml")).read_text()
+    assert azurite.connection_string not in job_file and "AccountKey" not in job_file
+
+
+def test_local_failing_task_reports_exit_code_and_error(small_model: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "broken_NAIP.tif"
+    bad.write_bytes(b"not a tiff")
+    spec = JobSpec(name="broken", kind="predict", inputs={"model": str(small_model), "images": [str(bad)]},
+                   outputs=str(tmp_path / "out"), resources={"max_task_retries": 0})
+    result = LocalRunner(tmp_path / "jobs").run(spec)
+    assert not result.ok and result.exit_codes == {"predict-000": 1}
+    assert "broken_NAIP.tif" in (result.tasks[0].error or "")
+    with pytest.raises(RunnerError, match=r"job broken-.* failed: predict-000 \(exit 1"):
+        result.raise_for_state()
+
+
+# ---------------------------------------------------------------------------- BatchAIRunner on the emulator
+
+
+@pytest.fixture()
+def batch() -> Any:
+    emu = BatchEmulator().start()
+    yield emu
+    emu.stop()
+
+
+def _runner(emu: BatchEmulator, store: Any, tmp_path: Path, **kw: Any) -> BatchAIRunner:
+    cfg = RunnerConfig(kind="azure-batch", work_dir=str(tmp_path / "state"), pool_id="lc-pool", poll_seconds=0.01,
+                       azure=AzureCredentials(batch_account_url=emu.endpoint, batch_account_name=ACCOUNT,
+                                              batch_account_key=SecretStr(KEY)), **kw)
+    return BatchAIRunner(cfg, storage=store, retry_backoff_factor=0.01)
+
+
+def _upload_tiles(store: Any, tmp_path: Path) -> str:
+    c = store.container
+    write_scenes(tmp_path / "tiles", tiles=2, size=128, seed=9)
+    for f in sorted((tmp_path / "tiles").iterdir()):
+        store.upload(f, f"az://{c}/tiles/{f.name}")
+    return f"az://{c}/tiles"
+
+
+def test_batch_training_job_full_sequence(batch: BatchEmulator, blob_store: Any, tmp_path: Path) -> None:
+    data = _upload_tiles(blob_store, tmp_path)
+    spec = JobSpec(name="train-multi", kind="train", config=TINY_TRAIN, inputs={"data": data},
+                   outputs=f"az://{blob_store.container}/runs/t1",
+                   resources={"nodes": 2, "processes_per_node": 1, "gpus_per_node": 1, "require_gpu": True})
+    runner = _runner(batch, blob_store, tmp_path)
+    dry = BatchAIRunner(runner.config, dry_run=True, storage=blob_store).plan(spec, job_id="train-multi-1")
+    result = runner.run(spec, job_id="train-multi-1", progress=False)
+    assert batch.violations == []
+    assert result.ok and result.exit_codes == {"train": 0}
+    seq = batch.sequence()
+    assert seq[:6] == ["HEAD /pools/lc-pool", "POST /pools", "GET /pools/lc-pool", "GET /pools/lc-pool",
+                       "GET /pools/lc-pool", "POST /jobs"]
+    assert seq[6] == "POST /jobs/train-multi-1/tasks"
+    assert seq[7:] == ["GET /jobs/train-multi-1/tasks/train"] * 3
+    # dry run returned exactly the bodies that were sent
+    sent = [c.body for c in batch.calls if c.method == "POST"]
+    assert sent == [r.body for r in dry.requests]
+    pool, job, task = sent
+    assert pool["enableInterNodeCommunication"] is True and pool["targetDedicatedNodes"] == 2
+    assert task["multiInstanceSettings"]["numberOfInstances"] == 2
+    assert "--nnodes=2" in task["commandLine"] and "AZ_BATCH_MASTER_NODE" in task["commandLine"]
+    assert task["resourceFiles"] == [{"autoStorageContainerName": blob_store.container,
+                                      "blobPrefix": "runs/t1/_job/train-multi-1.yaml", "filePath": "job/"}]
+    assert {"name": "AZURE_STORAGE_ACCOUNT", "value": "devstoreaccount1"} in job["commonEnvironmentSettings"]
+    assert all(c.query["api-version"] == [API_VERSION] for c in batch.calls)
+    # the job file went to storage first, with the config inlined
+    staged = JobSpec.from_dict(__import__("yaml").safe_load(blob_store.read_bytes(dry.spec_url)))
+    assert staged.config == spec.resolved().config
+
+    batch.calls.clear()
+    assert runner.teardown("train-multi-1") == ["job train-multi-1", "pool lc-pool"]
+    assert batch.sequence() == ["DELETE /jobs/train-multi-1", "GET /jobs/train-multi-1",
+                                "DELETE /pools/lc-pool", "GET /pools/lc-pool"]
+    assert runner.teardown("train-multi-1") == []  # idempotent
+    assert batch.pools == {} and batch.jobs == {}
+
+
+def test_batch_prediction_job_with_failing_chunk(batch: BatchEmulator, blob_store: Any, small_model: Path,
+                                                tmp_path: Path) -> None:
+    c = blob_store.container
+    blob_store.upload(small_model, f"az://{c}/m.safetensors")
+    for name in ("a_NAIP.tif", "b_NAIP.tif", "c_NAIP.tif"):
+        blob_store.write_bytes(f"az://{c}/in/{name}", b"raster")
+    spec = JobSpec(name="predict", kind="predict", inputs={"model": f"az://{c}/m.safetensors",
+                                                            "images": [f"az://{c}/in/{n}" for n in
+                                                                       ("a_NAIP.tif", "b_NAIP.tif", "c_NAIP.tif")]},
+                   outputs=f"az://{c}/pred", chunks=3, resources={"low_priority": True, "nodes": 3})
+    batch.failing_tasks["predict-001"] = "Traceback...\nRuntimeError: CUDA out of memory\n"
+    batch.fail_with_503[("POST", "/jobs")] = 1
+    runner = _runner(batch, blob_store, tmp_path)
+    result = runner.run(spec, job_id="predict-1", progress=False)
+    assert batch.violations == []
+    assert batch.sequence().count("POST /jobs") == 2  # the 503 was retried
+    assert [c.status for c in batch.calls if c.path == "/jobs"] == [503, 201]
+    assert batch.sequence().count("POST /jobs/predict-1/tasks") == 3
+    pool = next(c.body for c in batch.calls if c.path == "/pools" and c.method == "POST")
+    assert pool["targetLowPriorityNodes"] == 3 and pool["targetDedicatedNodes"] == 0
+    assert not result.ok
+    assert result.exit_codes == {"predict-000": 0, "predict-001": 1, "predict-002": 0}
+    err = result.tasks[1].error or ""
+    assert "FailureExitCode" in err and "CUDA out of memory" in err and "tvmps_0001" in err
+    assert "CUDA out of memory" in runner.logs("predict-1", "predict-001", "stderr.txt")
+    status = runner.status("predict-1")
+    assert status["state"] == "completed" and status["tasks"]["predict-001"]["exit_code"] == 1
+    assert runner.teardown("predict-1") == ["job predict-1", "pool lc-pool"]
+
+
+def test_batch_bad_jobs_fail_before_any_pool(batch: BatchEmulator, blob_store: Any, tmp_path: Path) -> None:
+    runner = _runner(batch, blob_store, tmp_path)
+    missing = JobSpec(name="t", kind="train", config=TINY_TRAIN, inputs={"data": f"az://{blob_store.container}/none"},
+                      outputs=f"az://{blob_store.container}/o")
+    with pytest.raises(RunnerError, match=r"inputs\.data: az://.*/none does not exist"):
+        runner.submit(missing)
+    local = JobSpec(name="t", kind="train", config=TINY_TRAIN, inputs={"data": str(tmp_path)}, outputs="az://x/o")
+    with pytest.raises(RunnerError, match=r"inputs\.data: .* Azure Batch jobs need az:// URLs"):
+        runner.submit(local)
+    assert batch.calls == []
+    no_account = BatchAIRunner(RunnerConfig(kind="azure-batch"), storage=blob_store)
+    no_account.config = no_account.config.model_copy(update={"azure": AzureCredentials()})
+    with pytest.raises(RunnerError, match=r"batch_account_url is not set.*tried: shared key"):
+        _ = no_account.client
+
+
+def test_batch_reused_pool_with_other_vm_size(batch: BatchEmulator, blob_store: Any, tmp_path: Path) -> None:
+    data = _upload_tiles(blob_store, tmp_path)
+    spec = JobSpec(name="t", kind="train", config=TINY_TRAIN, inputs={"data": data},
+                   outputs=f"az://{blob_store.container}/o")
+    runner = _runner(batch, blob_store, tmp_path)
+    runner.submit(spec, job_id="first")
+    other = spec.model_copy(update={"resources": spec.resources.model_copy(update={"vm_size": "Standard_D4s_v5"})})
+    with pytest.raises(RunnerError, match="pool lc-pool exists with VM size Standard_NC6s_v3"):
+        runner.submit(other, job_id="second")
+    runner.submit(spec, job_id="third")  # same size: reused
+    assert batch.sequence().count("POST /pools") == 1
+    assert runner.teardown("third") == ["job third"]  # a reused pool is left alone
+    assert runner.teardown("first") == ["job first", "pool lc-pool"]
+
+
+def test_same_jobspec_runs_under_batch_and_local(batch: BatchEmulator, blob_store: Any, azurite: Any,
+                                                 small_model: Path, tmp_path: Path) -> None:
+    c = blob_store.container
+    write_scenes(tmp_path / "tiles", tiles=1, size=256, seed=4)
+    image = next((tmp_path / "tiles").glob("*_NAIP.tif"))
+    label = next((tmp_path / "tiles").glob("*_LandCover.tif"))
+    for f in (image, label):
+        blob_store.upload(f, f"az://{c}/eval/{f.name}")
+    blob_store.upload(small_model, f"az://{c}/m.safetensors")
+    job_file = tmp_path / "evaluate.yaml"
+    JobSpec(name="evaluate", kind="evaluate", config={"mode": "exact"},
+            inputs={"model": f"az://{c}/m.safetensors", "image": f"az://{c}/eval/{image.name}",
+                    "labels": f"az://{c}/eval/{label.name}"},
+            outputs=f"az://{c}/evaluation").save(job_file)
+    spec = JobSpec.load(job_file)
+    assert _runner(batch, blob_store, tmp_path).run(spec, job_id="eval-1", progress=False).ok
+    assert batch.violations == []
+    local = LocalRunner(tmp_path / "jobs", env={"AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string})
+    result = local.run(spec)
+    assert result.ok, result.to_json()
+    names = sorted(u.rsplit("/", 1)[-1] for u in result.outputs if "/_job/" not in u)
+    assert names == ["classes.tif", "comparison.png", "report.json"]
+    report = __import__("json").loads(blob_store.read_bytes(f"az://{c}/evaluation/report.json"))
+    assert 0.0 <= report["accuracy"] <= 1.0
+
+
+def test_cli_run_dry_run_prints_requests_without_secrets(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZURE_BATCH_ACCESS_KEY", KEY)
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT", "naipdata")
+    monkeypatch.setenv("AZURE_STORAGE_KEY", "c3RvcmFnZS1rZXktc2VjcmV0")
+    job = tmp_path / "job.yaml"
+    JobSpec(name="train", kind="train", config="builtin:tutorial", inputs={"data": "az://naip/tiles"},
+            outputs="az://runs/t", resources={"nodes": 2, "gpus_per_node": 1}).save(job)
+    assert main(["run", str(job), "--runner", "azure-batch", "--dry-run", "--job-id", "train-x"]) == 0
+    out = capsys.readouterr().out
+    plan = __import__("json").loads(out)
+    assert [r["path"] for r in plan["requests"]] == ["/pools", "/jobs", "/jobs/train-x/tasks"]
+    assert KEY not in out and "c3RvcmFnZS1rZXktc2VjcmV0" not in out
+    assert main(["run", str(job), "--dry-run"]) == 1
+    assert "--dry-run is for --runner azure-batch" in capsys.readouterr().err
