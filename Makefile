@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 AZURITE := .azurite/node_modules/.bin/azurite-blob
 AZURITE_VERSION ?= 3.37.0
 
-.PHONY: demo test lint typecheck bench docs clean azurite
+.PHONY: demo test lint typecheck bench docs dist dist-check clean azurite
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,25 @@ test: $(STAMP) $(AZURITE)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy src
+
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# Wheel + sdist, then a clean venv with only the core dependencies: import, CLI, torch absent.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --quiet --outdir dist .
+
+dist-check: dist
+	rm -rf build/wheel-venv
+	$(PYTHON) -m venv build/wheel-venv
+	build/wheel-venv/bin/python -m pip install --quiet dist/*.whl
+	build/wheel-venv/bin/landcover --version
+	build/wheel-venv/bin/landcover --help > /dev/null
+	build/wheel-venv/bin/python -c "import importlib.util, landcover_sdk; from landcover_sdk import Predictor; \
+	assert importlib.util.find_spec('torch') is None, 'torch must not be a core dependency'; \
+	print('wheel OK:', landcover_sdk.__version__)"
+	tar -tzf dist/*.tar.gz | grep -q "src/landcover_sdk/py.typed"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/data.py

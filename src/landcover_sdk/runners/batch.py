@@ -303,6 +303,15 @@ class BatchAIRunner:
         log.info("submitted job %s: %d task(s) on pool %s", plan.job_id, len(plan.tasks), plan.pool_id)
         return plan
 
+    def create_pool(self, spec: JobSpec) -> bool:
+        """Create (or reuse) the pool a job needs and wait until it is steady; ``True`` if created."""
+        plan = self.plan(spec)
+        if self.dry_run:
+            return False
+        from azure.batch import models
+
+        return self._ensure_pool(plan, models)
+
     def _ensure_pool(self, plan: BatchPlan, models: Any) -> bool:
         pool_id = plan.pool_id
         created = False
