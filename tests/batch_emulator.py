@@ -60,6 +60,7 @@ class BatchEmulator:
     tasks: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
+    _range: str | None = None
 
     @property
     def endpoint(self) -> str:
@@ -119,6 +120,7 @@ class BatchEmulator:
                 self.violations += problems
                 self._reply(h, call, 400, _error("InvalidRequest", "; ".join(problems)))
                 return
+            self._range = h.headers.get("ocp-range")
             status, payload = self._route(h.command, url.path, body)
         self._reply(h, call, status, payload)
 
@@ -191,7 +193,15 @@ class BatchEmulator:
             files = task["files"]
             if name not in files:
                 return 404, _error("FileNotFound", f"{name} not found")
-            return 200, files[name].encode()
+            data = files[name].encode()
+            rng = re.fullmatch(r"bytes=(\d+)-(\d*)", self._range or "")
+            if rng:
+                start = int(rng.group(1))
+                stop = int(rng.group(2)) + 1 if rng.group(2) else len(data)
+                if start > len(data):
+                    return 416, _error("InvalidRange", "The range specified is invalid for the current size.")
+                return 200, data[start:stop]  # Batch answers a ranged file read with 200, not 206
+            return 200, data
         return 400, _error("InvalidUri", f"{method} {path} is not a Batch operation the emulator knows")
 
     def _create_pool(self, body: dict[str, Any]) -> tuple[int, Any]:
@@ -319,14 +329,17 @@ class BatchEmulator:
         task["_polls"] += 1
         if task["state"] != "completed":
             task["state"] = "running" if task["_polls"] <= self.task_polls else "completed"
+            # stdout grows while the task runs, as on a node
+            task["files"].setdefault("stdout.txt", f"running {task['id']}\n")
+            task["files"]["stdout.txt"] += f"progress {task['_polls']}/{self.task_polls + 1}\n"
             if task["state"] == "completed":
                 self._finish(task)
         return 200, self._task_view(task)
 
     def _finish(self, task: dict[str, Any]) -> None:
         failing = task["id"] in self.failing_tasks
-        task["files"] = {"stdout.txt": f"running {task['id']}\n",
-                         "stderr.txt": self.failing_tasks.get(task["id"], "")}
+        task["files"]["stdout.txt"] += "done\n"
+        task["files"]["stderr.txt"] = self.failing_tasks.get(task["id"], "")
         info: dict[str, Any] = {"exitCode": 1 if failing else 0, "result": "failure" if failing else "success",
                                 "retryCount": 0, "requeueCount": 0}
         if failing:

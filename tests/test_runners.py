@@ -160,7 +160,9 @@ def _upload_tiles(store: Any, tmp_path: Path) -> str:
     return f"az://{c}/tiles"
 
 
-def test_batch_training_job_full_sequence(batch: BatchEmulator, blob_store: Any, tmp_path: Path) -> None:
+def test_batch_training_job_full_sequence(batch: BatchEmulator, blob_store: Any, tmp_path: Path,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="landcover_sdk.runners.task")
     data = _upload_tiles(blob_store, tmp_path)
     spec = JobSpec(name="train-multi", kind="train", config=TINY_TRAIN, inputs={"data": data},
                    outputs=f"az://{blob_store.container}/runs/t1",
@@ -174,7 +176,12 @@ def test_batch_training_job_full_sequence(batch: BatchEmulator, blob_store: Any,
     assert seq[:6] == ["HEAD /pools/lc-pool", "POST /pools", "GET /pools/lc-pool", "GET /pools/lc-pool",
                        "GET /pools/lc-pool", "POST /jobs"]
     assert seq[6] == "POST /jobs/train-multi-1/tasks"
-    assert seq[7:] == ["GET /jobs/train-multi-1/tasks/train"] * 3
+    polls = [c for c in seq[7:] if not c.endswith("/files/stdout.txt")]
+    assert polls == ["GET /jobs/train-multi-1/tasks/train"] * 3
+    # stdout streamed while running: each line once, in order, with the task prefix
+    streamed = [r.getMessage() for r in caplog.records if r.name == "landcover_sdk.runners.task"]
+    assert streamed == ["[train] running train", "[train] progress 1/3", "[train] progress 2/3",
+                        "[train] progress 3/3", "[train] done"]
     # dry run returned exactly the bodies that were sent
     sent = [c.body for c in batch.calls if c.method == "POST"]
     assert sent == [r.body for r in dry.requests]
@@ -300,3 +307,28 @@ def test_cli_run_dry_run_prints_requests_without_secrets(tmp_path: Path, capsys:
     assert KEY not in out and "c3RvcmFnZS1rZXktc2VjcmV0" not in out
     assert main(["run", str(job), "--dry-run"]) == 1
     assert "--dry-run is for --runner azure-batch" in capsys.readouterr().err
+
+
+def test_cli_azure_status_logs_teardown(batch: BatchEmulator, blob_store: Any, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _upload_tiles(blob_store, tmp_path)
+    spec = JobSpec(name="t", kind="train", config=TINY_TRAIN, inputs={"data": data},
+                   outputs=f"az://{blob_store.container}/o")
+    runner = _runner(batch, blob_store, tmp_path)
+    runner.run(spec, job_id="cli-job", progress=False)
+    monkeypatch.setenv("AZURE_BATCH_ACCESS_KEY", KEY)
+    cfg = RunnerConfig(kind="azure-batch", work_dir=str(tmp_path / "state"), pool_id="lc-pool", poll_seconds=0.01,
+                       azure=AzureCredentials(batch_account_url=batch.endpoint, batch_account_name=ACCOUNT))
+    cfg_path = cfg.save(tmp_path / "azure.yaml")
+    assert KEY not in cfg_path.read_text()
+    assert main(["azure", "status", "cli-job", "--runner-config", str(cfg_path)]) == 0
+    status = __import__("json").loads(capsys.readouterr().out)
+    assert status["tasks"]["train"] == {"state": "completed", "exit_code": 0}
+    assert main(["azure", "logs", "cli-job", "--task", "train", "--runner-config", str(cfg_path)]) == 0
+    assert capsys.readouterr().out.endswith("done\n")
+    assert main(["azure", "teardown", "cli-job", "--runner-config", str(cfg_path)]) == 0
+    assert "deleted: job cli-job, pool lc-pool" in capsys.readouterr().out
+    assert main(["azure", "teardown", "cli-job", "--runner-config", str(cfg_path)]) == 0
+    assert "deleted: nothing" in capsys.readouterr().out
+    assert main(["azure", "status", "cli-job", "--runner-config", str(cfg_path)]) == 1
+    assert "JobNotFound" in capsys.readouterr().err

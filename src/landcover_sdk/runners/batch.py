@@ -35,6 +35,7 @@ from .base import JobResult, TaskPlan, TaskResult, check_inputs, plan_tasks
 from .spec import JobSpec
 
 log = logging.getLogger(__name__)
+task_log = logging.getLogger("landcover_sdk.runners.task")
 
 TERMINAL_TASK_STATE = "completed"
 
@@ -357,18 +358,27 @@ class BatchAIRunner:
             log.info("pool %s: %s", pool_id, pool.allocation_state)
             time.sleep(self.config.poll_seconds)
 
-    def wait(self, job_id: str, *, timeout_s: float | None = None, progress: bool = True) -> JobResult:
-        """Poll the job's tasks until all complete; returns states, exit codes, failures and outputs."""
+    def wait(self, job_id: str, *, timeout_s: float | None = None, progress: bool = True,
+             stream_logs: bool = True) -> JobResult:
+        """Poll the job's tasks until all complete; returns states, exit codes, failures and outputs.
+
+        With ``stream_logs`` the new lines of each running task's ``stdout.txt`` are logged as they
+        appear (ranged downloads), prefixed with ``[task id]``.
+        """
         t0 = time.perf_counter()
         state = self._load(job_id)
         task_ids: list[str] = state.get("tasks") or [t.id for t in self.client.list_tasks(job_id)]
         done: dict[str, Any] = {}
+        offsets: dict[str, int] = {}
         with progress_bar(len(task_ids), enabled=progress, desc=f"job {job_id}", unit="task") as bar:
             while len(done) < len(task_ids):
                 for tid in task_ids:
                     if tid in done:
                         continue
                     task = self._call(f"get task {tid}", partial(self.client.get_task, job_id, tid))
+                    running = str(getattr(task.state, "value", task.state))
+                    if stream_logs and running in ("running", "completed"):
+                        self._stream(job_id, tid, offsets)
                     if str(task.state) in (TERMINAL_TASK_STATE, "BatchTaskState.COMPLETED"):
                         done[tid] = task
                         bar.update(1)
@@ -400,6 +410,23 @@ class BatchAIRunner:
         finally:
             if teardown:
                 self.teardown(plan.job_id)
+
+    def _stream(self, job_id: str, task_id: str, offsets: dict[str, int]) -> None:
+        """Log the lines a task added to its stdout since the last call."""
+        from azure.core.exceptions import AzureError
+
+        start = offsets.get(task_id, 0)
+        try:
+            data = b"".join(self.client.download_task_file(job_id, task_id, "stdout.txt",
+                                                           ocp_range=f"bytes={start}-"))
+        except AzureError:  # not created yet, or a range past the end: try again at the next poll
+            return
+        end = data.rfind(b"\n") + 1  # only whole lines; the rest comes with the next poll
+        if end <= 0:
+            return
+        offsets[task_id] = start + end
+        for line in data[:end].decode("utf-8", "replace").splitlines():
+            task_log.info("[%s] %s", task_id, redact(line))
 
     def _task_result(self, job_id: str, task: Any) -> TaskResult:
         info = task.execution_info
