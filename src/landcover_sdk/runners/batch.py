@@ -157,8 +157,6 @@ class BatchAIRunner:
             if StorageURL.parse(url).scheme != "az":
                 raise RunnerError(f"{'inputs.' + key if key != 'outputs' else key}: {url}: Azure Batch jobs need "
                                   "az:// URLs (nodes cannot read this machine's disk)")
-        if spec.resources.require_gpu and spec.resources.gpus_per_node == 0:  # pragma: no cover - validated
-            raise RunnerError("resources: GPU required but none per node")
         job_id = job_id or f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         pool_id = self.config.pool_id
         spec_url = str(StorageURL.parse(spec.outputs).join("_job", f"{job_id}.yaml"))

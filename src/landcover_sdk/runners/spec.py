@@ -6,7 +6,6 @@ A :class:`JobSpec` is plain data: YAML in, YAML out, and the same file runs unde
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,8 +14,6 @@ from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 from ..config.base import StrictModel, load_config, read_config_file
 from ..config.models import PredictConfig, TrainConfig
 from ..errors import ConfigError, RunnerError
-
-log = logging.getLogger(__name__)
 
 JobKind = Literal["train", "predict", "evaluate"]
 
@@ -104,11 +101,6 @@ class JobSpec(StrictModel):
                 raise ValueError(f"inputs.{key}: empty list")
         if self.kind != "predict" and (self.chunks != 1 or self.strip_rows is not None):
             raise ValueError("chunks / strip_rows: only for predict jobs")
-        if self.kind != "train" and self.resources.world_size > 1 and self.chunks == 1:
-            log.debug("%s job with %d processes: only chunks split prediction work", self.kind,
-                      self.resources.world_size)
-        if self.kind == "evaluate" and self.region is None:
-            log.debug("evaluate job without region: the whole raster is evaluated")
         for key in self.env:
             if any(word in key.upper() for word in ("KEY", "SECRET", "PASSWORD", "TOKEN", "CONNECTION_STRING")):
                 raise ValueError(f"env.{key}: looks like a credential; give credentials to the runner, "
@@ -147,12 +139,7 @@ class JobSpec(StrictModel):
             except FileNotFoundError:
                 raise ConfigError(f"config: no packaged configuration {self.config!r} "
                                   "(builtin:quick, builtin:tutorial)") from None
-        try:
-            return read_config_file(self.config)
-        except ConfigError:
-            raise
-        except OSError as exc:
-            raise RunnerError(f"config: cannot read {self.config} ({exc.strerror})") from None
+        return read_config_file(self.config)
 
     def resolved(self) -> JobSpec:
         """This spec with its config inlined and validated, so the file alone describes the job."""

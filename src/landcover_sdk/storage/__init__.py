@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from .._util import is_remote
 from ..errors import MissingPartnerError, StorageError
 from .azure_blob import AzureBlobStorage, redact
 from .base import (
@@ -88,7 +89,7 @@ def staged_outputs(outputs: Mapping[str, str | Path | None]) -> Iterator[dict[st
     place, and the finished file is uploaded atomically afterwards. Nothing is uploaded when
     the block raises.
     """
-    remote = {k: str(v) for k, v in outputs.items() if v is not None and _is_remote(v)}
+    remote = {k: str(v) for k, v in outputs.items() if v is not None and is_remote(v)}
     for url in remote.values():
         get_storage(url).check_container(url)
     with tempfile.TemporaryDirectory(prefix="lc-stage-") as tmp:
@@ -101,10 +102,6 @@ def staged_outputs(outputs: Mapping[str, str | Path | None]) -> Iterator[dict[st
             if staged.exists():
                 log.info("uploading %s", url)
                 get_storage(url).upload(staged, url)
-
-
-def _is_remote(path: str | Path) -> bool:
-    return StorageURL.parse(path).scheme != "file"
 
 
 __all__ = [
