@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import re
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -22,6 +24,10 @@ from ..errors import StorageError
 from .base import StorageURL
 
 log = logging.getLogger(__name__)
+
+# GDAL's Azure configuration is process-wide: which backend set it last.
+_gdal_owner: AzureBlobStorage | None = None
+_gdal_lock = threading.Lock()
 
 SCHEME = "az"
 STORAGE_SCOPE = "https://storage.azure.com/.default"
@@ -76,6 +82,7 @@ class AzureBlobStorage:
         self.client_options = client_options
         self._client: Any = None
         self._lock = threading.Lock()
+        self._token_expires = math.inf  # only a DefaultAzureCredential token handed to GDAL expires
         self.auth_method, self.account = self._describe_auth()
 
     # ------------------------------------------------------------------ credentials
@@ -140,11 +147,8 @@ class AzureBlobStorage:
         if self.auth_method == "none":
             raise self._missing_credentials(url)
         if c.storage_connection_string is not None:
-            conn = c.storage_connection_string.get_secret_value()
-            if c.blob_endpoint and "blobendpoint=" not in conn.lower():
-                conn = conn.rstrip(";") + f";BlobEndpoint={c.blob_endpoint}"
             try:
-                return BlobServiceClient.from_connection_string(conn, **opts)
+                return BlobServiceClient.from_connection_string(self._connection_string(), **opts)
             except ValueError:
                 raise StorageError(f"{url}: malformed Azure storage connection string") from None
         credential: Any
@@ -160,6 +164,15 @@ class AzureBlobStorage:
                                    "(pip install 'landcover-sdk[azure]')") from None
             credential = DefaultAzureCredential()
         return BlobServiceClient(str(self.endpoint), credential=credential, **opts)
+
+    def _connection_string(self) -> str:
+        """The configured connection string, with ``blob_endpoint`` added when it names none."""
+        c = self.credentials
+        assert c.storage_connection_string is not None
+        conn = c.storage_connection_string.get_secret_value()
+        if c.blob_endpoint and "blobendpoint=" not in conn.lower():
+            conn = conn.rstrip(";") + f";BlobEndpoint={c.blob_endpoint}"
+        return conn
 
     # ------------------------------------------------------------------ helpers
     def _parse(self, url: str) -> StorageURL:
@@ -312,10 +325,7 @@ class AzureBlobStorage:
         endpoint = self.endpoint
         custom = bool(endpoint) and not str(endpoint).endswith(".blob.core.windows.net")
         if c.storage_connection_string is not None:
-            conn = c.storage_connection_string.get_secret_value()
-            if c.blob_endpoint and "blobendpoint=" not in conn.lower():
-                conn = conn.rstrip(";") + f";BlobEndpoint={c.blob_endpoint}"
-            opts["AZURE_STORAGE_CONNECTION_STRING"] = conn
+            opts["AZURE_STORAGE_CONNECTION_STRING"] = self._connection_string()
         elif c.storage_account_key is not None:
             key = c.storage_account_key.get_secret_value()
             if custom:
@@ -335,18 +345,29 @@ class AzureBlobStorage:
             # GDAL cannot run DefaultAzureCredential itself: hand it a token from it.
             svc = self.service(url)
             with self._errors(url, "get token"):
-                token = svc.credential.get_token(STORAGE_SCOPE).token
-            opts.update(AZURE_STORAGE_ACCOUNT=str(self.account), AZURE_STORAGE_ACCESS_TOKEN=token)
+                token = svc.credential.get_token(STORAGE_SCOPE)
+            self._token_expires = float(token.expires_on)
+            opts.update(AZURE_STORAGE_ACCOUNT=str(self.account), AZURE_STORAGE_ACCESS_TOKEN=token.token)
         else:
             raise self._missing_credentials(url)
         return opts
 
     def configure_gdal(self, url: str = "az://") -> None:
-        """Set :meth:`gdal_options` as process-wide GDAL configuration."""
+        """Set :meth:`gdal_options` as process-wide GDAL configuration.
+
+        Done once: again only when another backend configured GDAL since, or when the access token
+        handed to GDAL (``DefaultAzureCredential``) is within five minutes of expiring.
+        """
+        global _gdal_owner
         from rasterio.env import set_gdal_config
 
-        for key in ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT", "AZURE_STORAGE_ACCESS_KEY",
-                    "AZURE_STORAGE_SAS_TOKEN", "AZURE_STORAGE_ACCESS_TOKEN"):
-            set_gdal_config(key, None)
-        for key, value in self.gdal_options(url).items():
-            set_gdal_config(key, value)
+        with _gdal_lock:
+            if _gdal_owner is self and time.time() < self._token_expires - 300:
+                return
+            options = self.gdal_options(url)
+            for key in ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT", "AZURE_STORAGE_ACCESS_KEY",
+                        "AZURE_STORAGE_SAS_TOKEN", "AZURE_STORAGE_ACCESS_TOKEN"):
+                set_gdal_config(key, None)
+            for key, value in options.items():
+                set_gdal_config(key, value)
+            _gdal_owner = self
