@@ -47,7 +47,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     gmac = macs_per_window(ModelConfig()) / 1e9
     model = UNetModel(seed=0).eval()
-    onnx_backend = OnnxBackend.from_model_file(model.to_model_file(), threads=args.threads)
+    onnx_backend = OnnxBackend(model.to_model_file(), threads=args.threads)
     rng = np.random.default_rng(0)
     x1 = rng.random((1, 4, 256, 256), dtype=np.float32)
     x8 = rng.random((8, 4, 256, 256), dtype=np.float32)

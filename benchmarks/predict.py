@@ -29,15 +29,15 @@ import numpy as np
 from _cntk import number, run_tool
 from _common import median_time
 
+from landcover_sdk import Predictor
 from landcover_sdk.data import generate_scene
 from landcover_sdk.data.synthetic import write_large_pair
-from landcover_sdk.inference import Predictor
 from landcover_sdk.models import ModelFile, UNetModel
 
 PEAK = textwrap.dedent(
     """
     import sys, time
-    from landcover_sdk.inference import Predictor
+    from landcover_sdk import Predictor
     t = time.perf_counter()
     r = Predictor.from_file(sys.argv[1], mode=sys.argv[4]).predict_raster(sys.argv[2], sys.argv[3], progress=False)
     # VmHWM belongs to this address space; ru_maxrss would include the forking parent's peak.
@@ -112,7 +112,7 @@ def main() -> None:
         tf = median_time(lambda area=area: predictor.predict_array(area, mode="fast"), max(1, args.repeats - 1))
         print(f"   {side}^2 area: exact {side * side / te / 1e6:.4f} Mpx/s, fast {side * side / tf / 1e6:.4f} Mpx/s "
               f"-> fast/exact = {te / tf:.2f}x")
-    big = max(1, predictor.tiling("fast")[2]) + 2 * predictor.tiling("fast")[1]
+    big = predictor.tiling("fast").window
     print(f"   (fast windows: up to {big}^2 with a {predictor.config.fast_halo}-px halo; MACs per output pixel "
           f"{(big / (big - 2 * predictor.config.fast_halo)) ** 2:.2f}x vs exact 4.00x on large rasters)")
 

@@ -25,11 +25,9 @@ import numpy as np
 import torch
 from _cntk import number, run_tool
 
-from landcover_sdk import TrainConfig
+from landcover_sdk import Predictor, Region, TrainConfig, Trainer
 from landcover_sdk.data import TUTORIAL_LAT, TUTORIAL_LON, write_scenes
-from landcover_sdk.inference import Predictor
 from landcover_sdk.resources import load_resource_config
-from landcover_sdk.training import Trainer
 
 
 def tutorial_speed(work: Path, steps: int) -> float:
@@ -67,7 +65,7 @@ def learning_check(work: Path, seed: int) -> tuple[float, float, float]:
     held = pairs[0]
     t = time.perf_counter()
     report = Predictor.from_file(result.model_path).evaluate_raster(
-        held, str(held).replace("_NAIP", "_LandCover"), center=(TUTORIAL_LAT, TUTORIAL_LON), region_size=1024,
+        held, str(held).replace("_NAIP", "_LandCover"), region=Region.around(TUTORIAL_LAT, TUTORIAL_LON, size=1024),
         progress=False)
     return report.accuracy, seconds, time.perf_counter() - t
 

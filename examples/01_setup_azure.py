@@ -21,10 +21,8 @@ import json
 import logging
 from pathlib import Path
 
-from landcover_sdk.config import RunnerConfig
+from landcover_sdk import AzureBlobStorage, BatchAIRunner, JobSpec, RunnerConfig, get_storage
 from landcover_sdk.data import write_scenes
-from landcover_sdk.runners import BatchAIRunner, JobSpec
-from landcover_sdk.storage import AzureBlobStorage, get_storage
 
 
 def main() -> None:

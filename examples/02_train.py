@@ -16,10 +16,9 @@ import argparse
 import logging
 from pathlib import Path
 
-from landcover_sdk.config import RunnerConfig
+from landcover_sdk import BatchAIRunner, JobSpec, LocalRunner, RunnerConfig
 from landcover_sdk.data import write_scenes
 from landcover_sdk.resources import load_resource_config
-from landcover_sdk.runners import BatchAIRunner, JobSpec, LocalRunner
 
 QUICK = {
     "data": {"sampling": {"window": 64, "minibatch_size": 4, "minibatches_per_image": 2}},

@@ -18,16 +18,15 @@ import argparse
 import logging
 from pathlib import Path
 
+from landcover_sdk import Predictor, Region, import_cntk
 from landcover_sdk.data import TUTORIAL_LAT, TUTORIAL_LON, write_scenes
-from landcover_sdk.inference import Predictor, hard_labels, save_png, soft_labels, softmax
-from landcover_sdk.models.cntk.importer import import_cntk
+from landcover_sdk.inference import hard_labels, save_png, soft_labels, softmax
 
 
 def quick_model(tiles: list[tuple[str, str]], out: Path, quick: bool) -> Path:
     """Train the quick configuration (about a minute on 2 CPU cores; needs the train extra)."""
-    from landcover_sdk.config import TrainConfig
+    from landcover_sdk import TrainConfig, Trainer
     from landcover_sdk.resources import load_resource_config
-    from landcover_sdk.training import Trainer
 
     raw = load_resource_config("quick")
     raw["data"] = {**raw["data"], "root": None, "pairs": [list(t) for t in tiles]}
@@ -69,11 +68,11 @@ def main() -> None:
         model = quick_model([(p.image, p.label) for p in pairs[1:]], args.out / "training", args.quick)
 
     predictor = Predictor.from_file(model, mode="exact")
+    region = Region.around(TUTORIAL_LAT, TUTORIAL_LON, size=region_size)  # the tutorial's 1 km² region
     result = predictor.predict_raster(
         image, args.out / "classes.tif", probabilities=args.out / "probabilities.tif", labels=labels,
-        report=args.out / "report.json", figure=args.out / "comparison.png",
-        center=(TUTORIAL_LAT, TUTORIAL_LON), region_size=region_size)
-    scores = predictor.predict_scores(image, center=(TUTORIAL_LAT, TUTORIAL_LON), region_size=region_size)
+        report=args.out / "report.json", figure=args.out / "comparison.png", region=region)
+    scores = predictor.predict_region_scores(image, region)
     probs = softmax(scores, axis=0)
     save_png(hard_labels(probs.argmax(0), predictor.scheme), args.out / "hard_labels.png")
     save_png(soft_labels(probs, predictor.scheme), args.out / "soft_labels.png")

@@ -20,10 +20,9 @@ import json
 import logging
 from pathlib import Path
 
-from landcover_sdk.config import RunnerConfig
+from landcover_sdk import BatchAIRunner, JobSpec, LocalRunner, RunnerConfig
 from landcover_sdk.data import write_scenes
 from landcover_sdk.resources import load_resource_config
-from landcover_sdk.runners import BatchAIRunner, JobSpec, LocalRunner
 
 
 def main() -> None:

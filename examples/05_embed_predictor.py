@@ -25,17 +25,16 @@ from urllib.parse import parse_qs, urlparse
 
 from PIL import Image
 
-from landcover_sdk import LandcoverError
+from landcover_sdk import LandcoverError, Predictor, Region, import_cntk
 from landcover_sdk.data import write_scenes
-from landcover_sdk.inference import Predictor, hard_labels
-from landcover_sdk.models.cntk.importer import import_cntk
+from landcover_sdk.inference import hard_labels
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def classify_window(predictor: Predictor, raster: str, row: int, col: int, size: int) -> bytes:
     """PNG bytes of the predicted classes of the ``size``² window at (row, col) of ``raster``."""
-    scores = predictor.predict_scores(raster, window=(row, col, size, size))
+    scores = predictor.predict_region_scores(raster, Region.from_window((row, col, size, size)))
     rgb = hard_labels(scores.argmax(0), predictor.scheme)
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="PNG")

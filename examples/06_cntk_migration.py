@@ -19,10 +19,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from landcover_sdk import ModelFile, import_cntk
 from landcover_sdk.inference import load_backend
-from landcover_sdk.models import ModelFile, trainable_count
-from landcover_sdk.models.cntk.importer import import_cntk
-from landcover_sdk.models.onnx_export import save_onnx
+from landcover_sdk.models import save_onnx, trainable_count
 
 REPO = Path(__file__).resolve().parents[1]
 

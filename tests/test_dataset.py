@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from landcover_sdk import DataConfig, TileDataset, WindowError
-from landcover_sdk.data import GridSampler, PixelWindow, RandomWindowSampler
+from landcover_sdk.data import PixelWindow, RandomWindowSampler
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +84,6 @@ def test_sampled_windows_never_leave_the_raster(ds: TileDataset, window: int, se
     smp = s.sample(index)
     t = ds.tiles[smp.tile]
     assert smp.window.inside(t.height, t.width) and smp.window.height == window
-
-
-def test_grid_sampler(ds: TileDataset) -> None:
-    g = GridSampler(ds, core=128, margin=64)
-    cells = list(g)
-    assert len(cells) == 3 * 9
-    assert all(c.read.height == 256 for _, c in cells)
 
 
 def test_torch_adapter(ds: TileDataset) -> None:

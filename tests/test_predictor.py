@@ -15,17 +15,19 @@ from affine import Affine
 from shapely.geometry import box
 
 from landcover_sdk import (
+    ConfigError,
     CoordinateError,
     DataError,
     InvalidRasterError,
     LabelValueError,
+    Predictor,
     RasterMismatchError,
+    Region,
     StorageError,
     WindowError,
 )
 from landcover_sdk.cli import main
 from landcover_sdk.data import TUTORIAL_LAT, TUTORIAL_LON, PixelWindow, write_raster, write_scenes
-from landcover_sdk.inference import Predictor
 from landcover_sdk.models import UNetModel
 
 DATA = Path(__file__).parent / "data" / "cntk"
@@ -52,10 +54,11 @@ def test_exact_mode_reproduces_cntk_tutorial_loop(tiny_path: Path, tmp_path: Pat
     region = int(ref["region"])
     tif = write_raster(tmp_path / "naip.tif", ref["naip"], crs="EPSG:26917", transform=ORIGIN, cog=False)
     p = Predictor.from_file(tiny_path)
-    scores = p.predict_scores(tif, window=(16, 16, region, region))
+    scores = p.predict_region_scores(tif, Region.from_window((16, 16, region, region)))
     assert _rel(scores, ref["scores"]) < 1e-5
     assert (scores.argmax(0) == ref["scores"].argmax(0)).all()
-    out = p.predict_raster(tif, tmp_path / "classes.tif", window=(16, 16, region, region), progress=False)
+    out = p.predict_raster(tif, tmp_path / "classes.tif", region={"window": (16, 16, region, region)},
+                           progress=False)
     with rasterio.open(out.classes) as ds:
         assert (ds.read(1) == ref["scores"].argmax(0)).all()
 
@@ -67,7 +70,8 @@ def test_exact_mode_on_250epochs_region(tmp_path: Path) -> None:
     ref = np.load(DATA / "region256_250epochs_ref.npz")
     tif = write_raster(tmp_path / "naip.tif", ref["naip"], crs="EPSG:26917", transform=ORIGIN, cog=False)
     for backend in ("onnxruntime", "torch"):
-        scores = Predictor.from_file(model, backend=backend).predict_scores(tif, window=(64, 64, 256, 256))
+        scores = Predictor.from_file(model, backend=backend).predict_region_scores(
+            tif, Region.from_window((64, 64, 256, 256)))
         assert np.abs(scores - ref["scores"]).max() <= 1e-4, backend
         assert (scores.argmax(0) == ref["scores"].argmax(0)).all(), backend
 
@@ -128,8 +132,10 @@ def test_predict_raster_cog_outputs(tiny_path: Path, scene: Path, tmp_path: Path
 def test_rerun_gives_identical_file(small_path: Path, scene: Path, tmp_path: Path) -> None:
     img = scene / "synth_000_NAIP.tif"
     p = Predictor.from_file(small_path)
-    a = p.predict_raster(img, tmp_path / "a.tif", window=(0, 0, 300, 300), progress=False).classes
-    b = p.predict_raster(img, tmp_path / "b.tif", window=(0, 0, 300, 300), progress=False).classes
+    a = p.predict_raster(img, tmp_path / "a.tif", region=Region.from_window((0, 0, 300, 300)),
+                         progress=False).classes
+    b = p.predict_raster(img, tmp_path / "b.tif", region=Region.from_window((0, 0, 300, 300)),
+                         progress=False).classes
     assert a is not None and b is not None and a.read_bytes() == b.read_bytes()
 
 
@@ -166,7 +172,8 @@ def test_regions(small_path: Path, scene: Path, tmp_path: Path) -> None:
     with rasterio.open(img) as src:
         t = src.transform
         x0, y0 = t @ (100, 200)
-    res = p.predict_raster(img, tmp_path / "b.tif", bounds=(x0, y0 - 50, x0 + 70, y0), progress=False)
+    res = p.predict_raster(img, tmp_path / "b.tif", region=Region.from_bounds((x0, y0 - 50, x0 + 70, y0)),
+                           progress=False)
     assert res.window == PixelWindow(200, 100, 50, 70)
     with rasterio.open(res.classes) as ds:
         assert ds.transform.c == x0 and ds.transform.f == y0
@@ -176,10 +183,10 @@ def test_regions(small_path: Path, scene: Path, tmp_path: Path) -> None:
     tr = Transformer.from_crs("EPSG:26917", "EPSG:4326", always_xy=True)
     lon0, lat0 = tr.transform(x0 + 10, y0 - 10)
     lon1, lat1 = tr.transform(x0 + 40, y0 - 40)
-    res = p.predict_raster(img, tmp_path / "g.tif", geometry=box(lon0, lat1, lon1, lat0), crs="EPSG:4326",
-                           progress=False)
+    res = p.predict_raster(img, tmp_path / "g.tif",
+                           region=Region.from_geometry(box(lon0, lat1, lon1, lat0), crs="EPSG:4326"), progress=False)
     assert 28 <= res.window.height <= 33 and 28 <= res.window.width <= 33
-    res = p.predict_raster(img, tmp_path / "c.tif", center=(TUTORIAL_LAT, TUTORIAL_LON), region_size=256,
+    res = p.predict_raster(img, tmp_path / "c.tif", region=Region.around(TUTORIAL_LAT, TUTORIAL_LON, size=256),
                            progress=False)
     assert res.window.height == 256 and abs(res.window.row - (640 - 128)) <= 1
 
@@ -187,19 +194,26 @@ def test_regions(small_path: Path, scene: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("region", "error", "pattern"),
     [
-        ({"center": (TUTORIAL_LAT, TUTORIAL_LON), "region_size": 200}, WindowError, "not a multiple of 128"),
-        ({"center": (TUTORIAL_LAT, TUTORIAL_LON), "region_size": 0}, WindowError, "positive integer"),
-        ({"center": (TUTORIAL_LAT, TUTORIAL_LON), "region_size": 1280}, CoordinateError, "margin"),
-        ({"center": (40.0, -100.0), "region_size": 128}, CoordinateError, "outside"),
+        ({"center_lat": TUTORIAL_LAT, "center_lon": TUTORIAL_LON, "region_size": 200}, ConfigError,
+         r"region\.region_size: 200 is not a multiple of 128"),
+        ({"center_lat": TUTORIAL_LAT, "center_lon": TUTORIAL_LON, "region_size": 0}, ConfigError,
+         r"region\.region_size: Input should be greater than 0"),
+        ({"center_lat": TUTORIAL_LAT, "center_lon": TUTORIAL_LON, "region_size": 1280}, CoordinateError, "margin"),
+        ({"center_lat": 40.0, "center_lon": -100.0, "region_size": 128}, CoordinateError, "outside"),
+        ({"center_lat": TUTORIAL_LAT}, ConfigError, "center_lat and center_lon go together"),
+        ({"centre_lat": TUTORIAL_LAT, "center_lon": TUTORIAL_LON}, ConfigError, r"region\.centre_lat: unknown key"),
         ({"window": (1200, 0, 200, 10)}, WindowError, "outside"),
+        ({"window": (0, 0, 200, 10), "bounds": (0.0, 0.0, 1.0, 1.0)}, ConfigError, "not window and bounds"),
         ({"bounds": (0.0, 0.0, 1.0, 1.0)}, CoordinateError, "does not overlap"),
+        ({"bounds": (0.0, 0.0, 1.0, 1.0), "crs": "EPSG:999999"}, ConfigError, r"region\.crs"),
+        ({"window": (0, 0, 10, 10), "region_size": 256}, ConfigError, "region_size: only with"),
     ],
 )
 def test_bad_regions(small_path: Path, scene: Path, tmp_path: Path, region: dict, error: type,
                      pattern: str) -> None:
     with pytest.raises(error, match=pattern):
         Predictor.from_file(small_path).predict_raster(scene / "synth_000_NAIP.tif", tmp_path / "o.tif",
-                                                       progress=False, **region)
+                                                       region=region, progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -250,3 +264,4 @@ def test_evaluate_cli_and_figure(small_path: Path, scene: Path, tmp_path: Path,
                  "--window", "0", "0", "100", "100", "--no-progress"]) == 0
     assert main(["predict", str(small_path), str(img), str(tmp_path / "x.tif"), "--center-lat", "1",
                  "--no-progress"]) == 1
+    assert "give both --center-lat and --center-lon" in capsys.readouterr().err

@@ -19,12 +19,12 @@ from landcover_sdk import (
 from landcover_sdk._atomic import atomic_output
 from landcover_sdk.data import (
     PixelWindow,
-    centred_window,
     latlon_to_pixel,
     open_raster,
     pixel_to_latlon,
     read_info,
     read_window,
+    window_around,
     write_raster,
 )
 from landcover_sdk.data.synthetic import TUTORIAL_LAT, TUTORIAL_LON
@@ -181,12 +181,12 @@ def test_latlon_round_trip(synth_dir: Path) -> None:
     assert abs(row - info.height / 2) < 1.0 and abs(col - info.width / 2) < 1.0
     lat, lon = pixel_to_latlon(row, col, info.crs, info.transform)
     assert abs(lat - TUTORIAL_LAT) < 1e-7 and abs(lon - TUTORIAL_LON) < 1e-7
-    win = centred_window(info, TUTORIAL_LAT, TUTORIAL_LON, 128, margin=64)
+    win = window_around(info, TUTORIAL_LAT, TUTORIAL_LON, 128, margin=64)
     assert win.height == 128 and win.grow(64).inside(info.height, info.width)
     with pytest.raises(CoordinateError, match=r"latitude 38\.0, longitude -78\.6.*outside"):
-        centred_window(info, 38.0, -78.6, 128)
+        window_around(info, 38.0, -78.6, 128)
     with pytest.raises(CoordinateError, match="does not fit"):
-        centred_window(info, TUTORIAL_LAT, TUTORIAL_LON, 384, margin=64)
+        window_around(info, TUTORIAL_LAT, TUTORIAL_LON, 384, margin=64)
     with pytest.raises(CoordinateError, match="not a valid WGS84"):
         latlon_to_pixel(95.0, 0.0, info.crs, info.transform)
 

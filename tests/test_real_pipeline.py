@@ -34,7 +34,7 @@ def test_250epochs_accuracy_on_real_pairs(model_250: Path, tmp_path: Path) -> No
     accs, probs = [], []
     for img in sorted(folder.glob("*_NAIP.tif")):
         lab = img.with_name(img.name.replace("_NAIP", "_LandCover"))
-        report = predictor.evaluate_raster(img, lab, window=(64, 64, 128, 128), progress=False)
+        report = predictor.evaluate_raster(img, lab, region={"window": (64, 64, 128, 128)}, progress=False)
         accs.append(report.accuracy)
         probs.append(report.mean_true_probability)
     mean_acc, mean_prob = float(np.mean(accs)), float(np.mean(probs))

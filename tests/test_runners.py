@@ -305,8 +305,13 @@ def test_cli_run_dry_run_prints_requests_without_secrets(tmp_path: Path, capsys:
     plan = __import__("json").loads(out)
     assert [r["path"] for r in plan["requests"]] == ["/pools", "/jobs", "/jobs/train-x/tasks"]
     assert KEY not in out and "c3RvcmFnZS1rZXktc2VjcmV0" not in out
-    assert main(["run", str(job), "--dry-run"]) == 1
-    assert "--dry-run is for --runner azure-batch" in capsys.readouterr().err
+    # the same job under the local runner: its task command line, nothing run
+    assert main(["run", str(job), "--dry-run", "--job-id", "train-x", "--work-dir", str(tmp_path / "w")]) == 0
+    local = __import__("json").loads(capsys.readouterr().out)
+    assert local["runner"] == "local" and [t["id"] for t in local["tasks"]] == ["train"]
+    assert "torch.distributed.run" in local["tasks"][0]["command"] and not (tmp_path / "w").exists()
+    assert main(["run", str(job), "--teardown"]) == 1
+    assert "--teardown is for --runner azure-batch" in capsys.readouterr().err
 
 
 def test_cli_azure_status_logs_teardown(batch: BatchEmulator, blob_store: Any, tmp_path: Path,

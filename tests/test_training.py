@@ -18,7 +18,7 @@ from landcover_sdk import ConfigError, DataConfig, EmptyDatasetError, ModelConfi
 from landcover_sdk.cli import main
 from landcover_sdk.data import write_scenes
 from landcover_sdk.models import ModelFile, UNetModel
-from landcover_sdk.training import CntkRmsProp, Trainer, centre_error, lr_for_epoch, weighted_centre_loss
+from landcover_sdk.training import CntkRmsProp, Trainer, error_counts, lr_for_epoch, weighted_loss
 from landcover_sdk.training.checkpoint import list_checkpoints, load_checkpoint
 
 TINY_MODEL = {"window": 64, "margin": 16, "channels": [8, 4, 4, 4], "blocks_per_stage": 1}
@@ -57,8 +57,8 @@ def test_weighted_loss_and_metric() -> None:
     w = torch.tensor([0.0, 1, 1, 1, 1])
     logp = torch.log_softmax(scores, dim=1)
     manual = -(logp.gather(1, labels[:, None])[:, 0] * w[labels]).sum() / labels.numel()
-    assert torch.allclose(weighted_centre_loss(scores, labels, w), manual)
-    errors, pixels = centre_error(scores, labels, 0)
+    assert torch.allclose(weighted_loss(scores, labels, w), manual)
+    errors, pixels = error_counts(scores, labels, 0)
     expected = (scores.argmax(1) != labels).sum() - (labels == 0).sum()
     assert float(errors) == float(expected) and float(pixels) == 32
 
@@ -248,7 +248,7 @@ def test_fine_tune_from_the_tutorial_model_on_real_pairs(tmp_path: Path) -> None
     def mean_accuracy(model: Path) -> float:
         p = Predictor.from_file(model)
         accs = [p.evaluate_raster(img, img.with_name(img.name.replace("_NAIP", "_LandCover")),
-                                  window=(64, 64, 128, 128), progress=False).accuracy
+                                  region={"window": (64, 64, 128, 128)}, progress=False).accuracy
                 for img in sorted(real.glob("*_NAIP.tif"))]
         return float(np.mean(accs))
 

@@ -5,7 +5,12 @@ U-Net-style network (PyTorch, ONNX Runtime), its data conventions, training reci
 evaluation, with CNTK model import, tiled prediction to Cloud-Optimised GeoTIFFs, and runners
 for this machine and Azure Batch.
 
-Names that need the optional ``train`` extra (torch) are imported lazily on first use.
+Everything a user needs is importable from here (``from landcover_sdk import Predictor``); the
+sub-packages hold one concern each: ``config``, ``data``, ``models``, ``inference``, ``training``,
+``storage``, ``runners``, ``cli``. Names that need the optional ``train`` extra (torch), and the
+heavier ones, are imported lazily on first use; ``dir(landcover_sdk)`` lists them all.
+
+Errors form one tree rooted at :class:`LandcoverError` (see :mod:`landcover_sdk.errors`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from .config import (
     DataConfig,
     ModelConfig,
     PredictConfig,
+    Region,
     RunnerConfig,
     TrainConfig,
     load_config,
@@ -41,8 +47,8 @@ from .errors import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .inference import Predictor
-    from .models import UNetModel
+    from .inference import EvaluationReport, PredictionResult, Predictor
+    from .models import ModelFile, UNetModel, import_cntk
     from .runners import BatchAIRunner, JobResult, JobSpec, LocalRunner
     from .storage import AzureBlobStorage, LocalStorage, Storage, get_storage
     from .training import Trainer
@@ -51,6 +57,10 @@ if TYPE_CHECKING:  # pragma: no cover
 # `import landcover_sdk` fast.
 _LAZY: dict[str, str] = {
     "Predictor": ".inference",
+    "PredictionResult": ".inference",
+    "EvaluationReport": ".inference",
+    "ModelFile": ".models",
+    "import_cntk": ".models",
     "UNetModel": ".models",
     "Trainer": ".training",
     "JobSpec": ".runners",
@@ -62,6 +72,10 @@ _LAZY: dict[str, str] = {
     "AzureBlobStorage": ".storage",
     "get_storage": ".storage",
 }
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 
 def __getattr__(name: str) -> Any:
@@ -80,6 +94,7 @@ __all__ = [
     "DataConfig",
     "DataError",
     "EmptyDatasetError",
+    "EvaluationReport",
     "InvalidRasterError",
     "JobResult",
     "JobSpec",
@@ -89,10 +104,13 @@ __all__ = [
     "LocalStorage",
     "MissingPartnerError",
     "ModelConfig",
+    "ModelFile",
     "ModelFormatError",
     "PredictConfig",
+    "PredictionResult",
     "Predictor",
     "RasterMismatchError",
+    "Region",
     "RunnerConfig",
     "RunnerError",
     "Storage",
@@ -105,5 +123,6 @@ __all__ = [
     "WindowError",
     "__version__",
     "get_storage",
+    "import_cntk",
     "load_config",
 ]

@@ -44,6 +44,13 @@ def remove_stale_partials(final: Path) -> None:
                 stale.unlink()
 
 
+def publish(tmp: Path, target: Path) -> None:
+    """Flush ``tmp`` to disk and rename it to ``target`` (one atomic step for readers)."""
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+
+
 @contextlib.contextmanager
 def atomic_output(final: str | Path, *, inputs: tuple[str | Path, ...] = ()) -> Iterator[Path]:
     """Yield a temporary path; on success rename it to ``final``, on failure delete it.
@@ -57,9 +64,7 @@ def atomic_output(final: str | Path, *, inputs: tuple[str | Path, ...] = ()) -> 
     try:
         yield tmp
         if tmp.exists():
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
+            publish(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..config.schemes import get_scheme
 from ..data.dataset import IMAGE_SUFFIX, LABEL_SUFFIX, TileDataset, discover_pairs
+from ..data.raster import check_pixels
 from ..data.synthetic import write_scenes
 from ..errors import LandcoverError
 
@@ -25,8 +26,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     synth.add_argument("--label-codes", choices=["tutorial", "chesapeake"], default="tutorial")
     synth.set_defaults(handler=_synth)
 
-    check = dsub.add_parser("check", help="validate every tile pair of a folder and print a table")
-    check.add_argument("root", type=Path)
+    check = dsub.add_parser("check", help="validate every tile pair of a folder (headers and every pixel block) "
+                                           "and print a table")
+    check.add_argument("root", help="folder or storage URL holding the tile pairs")
     check.add_argument("--scheme", default="auto", help="class scheme: auto (default) or a built-in name")
     check.add_argument("--image-suffix", default=IMAGE_SUFFIX)
     check.add_argument("--label-suffix", default=LABEL_SUFFIX)
@@ -48,6 +50,8 @@ def _check(args: argparse.Namespace) -> int:
     for pair in pairs:
         try:
             ds = TileDataset([pair], class_scheme=scheme, cache="windowed")
+            check_pixels(pair.image)
+            check_pixels(pair.label)
         except LandcoverError as exc:
             bad += 1
             rows.append([pair.name, "-", "-", "-", "-", str(exc)])

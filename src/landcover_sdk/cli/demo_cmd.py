@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from ..config.models import TrainConfig
+from ..config.region import Region
 from ..data.dataset import TileDataset
 from ..data.synthetic import TUTORIAL_LAT, TUTORIAL_LON, write_scenes
 from ..resources import load_resource_config
@@ -68,13 +69,13 @@ def run_demo(args: argparse.Namespace) -> int:
     assert result.model_path is not None
 
     predictor = Predictor.from_file(result.model_path, mode="exact")
-    region = {"center": (TUTORIAL_LAT, TUTORIAL_LON), "region_size": args.region_size}
+    region = Region.around(TUTORIAL_LAT, TUTORIAL_LON, size=args.region_size)
     print(f"[3/4] predicting the {args.region_size}x{args.region_size} region at ({TUTORIAL_LAT}, {TUTORIAL_LON}) "
           "in exact mode")
     pred = predictor.predict_raster(
         held_out.image, out / "prediction.tif", probabilities=out / "probabilities.tif", preview=out / "preview.png",
-        labels=held_out.label, report=out / "metrics.json", figure=out / "comparison.png", progress=progress,
-        **region)
+        labels=held_out.label, report=out / "metrics.json", figure=out / "comparison.png", region=region,
+        progress=progress)
     assert pred.evaluation is not None
     print("[4/4] evaluation against the held-out labels")
     print(pred.evaluation.table())

@@ -1,4 +1,4 @@
-"""``landcover model import-cntk | export-onnx | info``."""
+"""``landcover model import-cntk | export-onnx | info``; every path may be a storage URL."""
 
 from __future__ import annotations
 
@@ -6,10 +6,19 @@ import argparse
 import json
 from pathlib import Path
 
-from ..models.cntk.importer import import_cntk
+from ..models.cntk import import_cntk
 from ..models.file import ModelFile
-from ..models.onnx_export import save_onnx
+from ..models.onnx_export import build_onnx
 from ..models.spec import macs_per_window, trainable_count
+from ..storage import fetch_to_cache, get_storage
+
+
+def _local(path: str) -> Path:
+    return fetch_to_cache(path)
+
+
+def _write(dest: str, data: bytes) -> None:
+    get_storage(dest).write_bytes(dest, data)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,36 +26,36 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     model = sub.add_parser("model", help="import, export and inspect model files")
     msub = model.add_subparsers(dest="model_command", metavar="SUBCOMMAND", required=True)
     imp = msub.add_parser("import-cntk", help="convert a tutorial CNTK .model file to .safetensors (no CNTK needed)")
-    imp.add_argument("src", type=Path)
-    imp.add_argument("out", type=Path)
+    imp.add_argument("src", help="the tutorial's CNTK .model file (path or storage URL)")
+    imp.add_argument("out", help=".safetensors file to write (path or storage URL)")
     imp.set_defaults(handler=_import)
     exp = msub.add_parser("export-onnx", help="export a .safetensors model to ONNX (opset 17, dynamic batch)")
-    exp.add_argument("model", type=Path)
-    exp.add_argument("out", type=Path)
-    exp.add_argument("--full", action="store_true", help="output every pixel's scores, not just the centre")
+    exp.add_argument("model", help=".safetensors model file (path or storage URL)")
+    exp.add_argument("out", help=".onnx file to write (path or storage URL)")
+    exp.add_argument("--full", action="store_true", help="output every pixel's scores, not just each window's core")
     exp.set_defaults(handler=_export)
     info = msub.add_parser("info", help="print a model file's architecture, classes and provenance")
-    info.add_argument("model", type=Path)
+    info.add_argument("model", help=".safetensors model file (path or storage URL)")
     info.set_defaults(handler=_info)
 
 
 def _import(args: argparse.Namespace) -> int:
-    mf = import_cntk(args.src)
-    mf.save(args.out)
+    mf = import_cntk(_local(args.src))
+    _write(args.out, mf.to_bytes())
     print(f"imported {args.src} -> {args.out} ({trainable_count(mf.config):,} parameters, "
           f"sha256 {mf.provenance.details.get('cntk_sha256', '?')[:12]}...)")
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
-    mf = ModelFile.load(args.model)
-    save_onnx(mf, args.out, full=args.full)
+    mf = ModelFile.load(_local(args.model))
+    _write(args.out, build_onnx(mf, full=args.full).SerializeToString())
     print(f"exported {args.model} -> {args.out}")
     return 0
 
 
 def _info(args: argparse.Namespace) -> int:
-    mf = ModelFile.load(args.model)
+    mf = ModelFile.load(_local(args.model))
     print(json.dumps({
         "model_config": mf.config.to_dict(),
         "classes": mf.scheme.names,

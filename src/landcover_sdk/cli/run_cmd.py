@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--runner", choices=["local", "azure-batch"], default=None,
                      help="where to run (default: the runner config's kind, else local)")
     run.add_argument("--runner-config", type=Path, default=None, help="RunnerConfig YAML (pool, image, accounts)")
-    run.add_argument("--dry-run", action="store_true", help="azure-batch: print the request bodies, send nothing")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print what would run (azure-batch: the request bodies), run and send nothing")
     run.add_argument("--work-dir", type=Path, default=None, help="local state and logs (default runs/jobs)")
     run.add_argument("--job-id", default=None, help="job id (default: name + timestamp)")
     run.add_argument("--teardown", action="store_true", help="azure-batch: delete job and pool afterwards")
@@ -55,28 +56,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         p.set_defaults(handler=fn)
 
 
-def _runner_config(path: Path | None, kind: str | None = None) -> RunnerConfig:
+def _runner_config(path: Path | None, kind: str | None = None, work_dir: Path | None = None) -> RunnerConfig:
     cfg = load_config(path, RunnerConfig) if path else RunnerConfig()
-    return cfg.model_copy(update={"kind": kind}) if kind else cfg
+    return cfg.updated(kind=kind, work_dir=str(work_dir) if work_dir is not None else None)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..runners import BatchAIRunner, JobSpec, LocalRunner
+    from ..runners import JobSpec, make_runner
 
     spec = JobSpec.load(args.job)
-    cfg = _runner_config(args.runner_config, args.runner)
-    if args.work_dir is not None:
-        cfg = cfg.model_copy(update={"work_dir": str(args.work_dir)})
-    if cfg.kind == "local":
-        if args.dry_run:
-            raise RunnerError("--dry-run is for --runner azure-batch")
-        result = LocalRunner(cfg.work_dir).run(spec, job_id=args.job_id)
-    else:
-        runner = BatchAIRunner(cfg, dry_run=args.dry_run)
-        if args.dry_run:
-            print(json.dumps(runner.plan(spec, job_id=args.job_id).to_dict(), indent=2))
-            return 0
-        result = runner.run(spec, job_id=args.job_id, teardown=args.teardown)
+    cfg = _runner_config(args.runner_config, args.runner, args.work_dir)
+    if args.teardown and cfg.kind != "azure-batch":
+        raise RunnerError("--teardown is for --runner azure-batch")
+    runner = make_runner(cfg, dry_run=args.dry_run, teardown=args.teardown)
+    if args.dry_run:
+        print(json.dumps(runner.describe(spec, job_id=args.job_id), indent=2))
+        return 0
+    result = runner.run(spec, job_id=args.job_id)
     print(result.to_json())
     result.raise_for_state()
     return 0
@@ -95,7 +91,7 @@ def _exec(args: argparse.Namespace) -> int:
 def _batch(args: argparse.Namespace) -> BatchAIRunner:
     from ..runners import BatchAIRunner
 
-    return BatchAIRunner(_runner_config(args.runner_config, "azure-batch"))
+    return BatchAIRunner(_runner_config(args.runner_config, "azure-batch"))  # status/logs/teardown are Batch-only
 
 
 def _status(args: argparse.Namespace) -> int:

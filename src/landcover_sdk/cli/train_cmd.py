@@ -27,13 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def load_train_config(path: Path, epochs: int | None, output: Path | None) -> TrainConfig:
     """Load a training config and apply command-line overrides."""
-    cfg = load_config(path, TrainConfig)
-    updates: dict[str, object] = {}
-    if epochs is not None:
-        updates["epochs"] = epochs
-    if output is not None:
-        updates["output_dir"] = str(output)
-    return TrainConfig.from_dict({**cfg.model_dump(mode="json"), **updates}, source=str(path)) if updates else cfg
+    return load_config(path, TrainConfig).updated(epochs=epochs, output_dir=str(output) if output else None)
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from .models import (
     TrainConfig,
     ValidationConfig,
 )
+from .region import Region
 from .schemes import BUILTIN_SCHEMES, ClassDef, ClassScheme, get_scheme, infer_scheme
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "LrStage",
     "ModelConfig",
     "PredictConfig",
+    "Region",
     "RmsPropConfig",
     "RunnerConfig",
     "SamplingConfig",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +23,9 @@ from ..errors import ConfigError
 T = TypeVar("T", bound="StrictModel")
 
 
+_FIELD_FIRST = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*): ")
+
+
 def format_validation_error(exc: ValidationError, *, prefix: str = "", source: str = "") -> str:
     """One readable message per pydantic error, each naming the dotted field path."""
     parts = []
@@ -29,9 +33,13 @@ def format_validation_error(exc: ValidationError, *, prefix: str = "", source: s
         loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
         if prefix:
             loc = f"{prefix}.{loc}" if loc else prefix
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
+        named = _FIELD_FIRST.match(msg) if err["type"] == "value_error" else None
+        if named:  # a model-level rule that names its field ("region_size: …") reports under that field's path
+            loc = f"{loc}.{named.group(1)}" if loc else named.group(1)
+            msg = msg[named.end():]
         parts.append(f"{loc or '<root>'}: {msg}")
     head = f"{source}: " if source else ""
     return head + "; ".join(parts)
@@ -62,6 +70,22 @@ class StrictModel(BaseModel):
         except ValidationError as exc:
             raise ConfigError(format_validation_error(exc, source=source)) from None
 
+    def updated(self: T, **changes: Any) -> T:
+        """A validated copy with ``changes`` applied (``None`` values are ignored).
+
+        Unlike pydantic's ``model_copy(update=...)`` every validator runs again, so an override
+        that breaks a rule raises :class:`ConfigError` naming the field.
+        """
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if not changes:
+            return self
+        unknown = sorted(set(changes) - set(type(self).model_fields))
+        if unknown:
+            raise ConfigError(f"{', '.join(unknown)}: unknown key for {type(self).__name__}")
+        # Secrets are dropped by to_dict(), so take the values from the live object.
+        data = {name: getattr(self, name) for name in type(self).model_fields if name in self.model_fields_set}
+        return type(self).from_dict({**data, **changes})
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible mapping of this configuration, with secrets removed."""
         return self.model_dump(mode="json")
@@ -91,13 +115,17 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{p}: configuration file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not a text file (byte {exc.start} is not UTF-8); configurations are YAML or "
+                          "JSON") from exc
     except OSError as exc:
-        raise ConfigError(f"{p}: cannot read configuration file ({exc.strerror})") from None
+        raise ConfigError(f"{p}: cannot read configuration file ({exc.strerror})") from exc
     text = os.path.expandvars(text)
     try:
         data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'} ({exc})") from None
+        kind = "JSON" if p.suffix.lower() == ".json" else "YAML"
+        raise ConfigError(f"{p}: not valid {kind} ({' '.join(str(exc).split())})") from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):

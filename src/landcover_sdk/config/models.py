@@ -32,14 +32,24 @@ def _check_scheme_name(v: str | ClassScheme) -> str | ClassScheme:
 class SamplingConfig(StrictModel):
     """How training windows are drawn from tiles (the tutorial's minibatch source)."""
 
-    window: PositiveInt = 256
-    minibatch_size: PositiveInt = 10
-    minibatches_per_image: PositiveInt = 160
-    rare_classes: list[int] = Field(default_factory=lambda: [1, 4])
-    rare_fraction: float = Field(default=0.003, ge=0.0, le=1.0)
-    keep_probability: float = Field(default=0.5, ge=0.0, le=1.0)
-    max_tiles_per_worker: PositiveInt | None = 5
-    seed: int = 0
+    window: PositiveInt = Field(
+        default=256, description="side of each training window in pixels (the tutorial: 256; must equal model.window)")
+    minibatch_size: PositiveInt = Field(
+        default=10, description="windows per minibatch, summed over all processes (the tutorial: 10)")
+    minibatches_per_image: PositiveInt = Field(
+        default=160, description="minibatches drawn from one tile before moving to the next (the tutorial: 160)")
+    rare_classes: list[int] = Field(
+        default_factory=lambda: [1, 4], description="classes whose presence keeps a window (the tutorial: water 1 and"
+                                                    " barren 4)")
+    rare_fraction: float = Field(
+        default=0.003, ge=0.0, le=1.0, description="a window is always kept when rare classes cover more than this "
+                                                   "share of it (0.003)")
+    keep_probability: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="probability of keeping a window without enough rare classes (0.5)")
+    max_tiles_per_worker: PositiveInt | None = Field(
+        default=5, description="tiles each worker draws from (the tutorial: 5); None for all of its share")
+    seed: int = Field(
+        default=0, description="seed of the counter-based sampler (window i is a pure function of seed, rank and i)")
 
 
 class DataConfig(StrictModel):
@@ -47,15 +57,20 @@ class DataConfig(StrictModel):
 
     root: str | None = Field(default=None, description="folder or storage URL holding the tile pairs")
     pairs: list[tuple[str, str]] | None = Field(default=None, description="explicit (image, label) paths")
-    image_suffix: str = "_NAIP.tif"
-    label_suffix: str = "_LandCover.tif"
+    image_suffix: str = Field(default="_NAIP.tif", description="file-name ending of imagery files (<name>_NAIP.tif)")
+    label_suffix: str = Field(
+        default="_LandCover.tif", description="file-name ending of label files (<name>_LandCover.tif)")
     bands: list[PositiveInt] = Field(default_factory=lambda: [1, 2, 3, 4], description="1-based image bands")
     scale: float = Field(default=1.0 / 256.0, gt=0.0, description="imagery is multiplied by this (tutorial: 1/256)")
     class_scheme: SchemeSpec = "auto"
-    cache: Literal["auto", "memory", "windowed"] = "auto"
-    cache_max_megapixels: PositiveInt = 64
-    check_labels: bool = True
-    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    cache: Literal["auto", "memory", "windowed"] = Field(
+        default="auto", description="'memory' loads whole tiles, 'windowed' reads windows from disk, 'auto' picks by "
+                                    "cache_max_megapixels")
+    cache_max_megapixels: PositiveInt = Field(
+        default=64, description="'auto' cache: tiles up to this size are held in memory")
+    check_labels: bool = Field(
+        default=True, description="read every label value up front and refuse codes outside the class scheme")
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="how training windows are drawn")
 
     @field_validator("class_scheme")
     @classmethod
@@ -74,14 +89,24 @@ class DataConfig(StrictModel):
 class ModelConfig(StrictModel):
     """The tutorial network's architecture (defaults reproduce the tutorial exactly)."""
 
-    num_classes: int = Field(default=5, ge=2)
-    in_bands: PositiveInt = 4
-    channels: tuple[PositiveInt, PositiveInt, PositiveInt, PositiveInt] = (64, 32, 32, 32)
-    blocks_per_stage: PositiveInt = 2
-    window: PositiveInt = 256
-    margin: int = Field(default=64, ge=0)
-    centred_bands: list[int] = Field(default_factory=lambda: [0, 1, 2], description="0-based bands mean-centred")
-    bn_eps: float = Field(default=1e-5, gt=0.0)
+    num_classes: int = Field(default=5, ge=2, description="output classes (the tutorial: 5, class 0 = no data)")
+    in_bands: PositiveInt = Field(
+        default=4, description="input bands (the tutorial: 4 = red, green, blue, near-infrared)")
+    channels: tuple[PositiveInt, PositiveInt, PositiveInt, PositiveInt] = Field(
+        default=(64, 32, 32, 32), description="feature channels of the four encoder stages (the tutorial: 64, 32, 32,"
+                                              " 32)")
+    blocks_per_stage: PositiveInt = Field(
+        default=2, description="residual blocks in each encoder stage (the tutorial: 2)")
+    window: PositiveInt = Field(
+        default=256, description="side of the window the network sees (the tutorial: 256; a multiple of 8)")
+    margin: int = Field(
+        default=64, ge=0, description="pixels cropped from every side of a window's output (the tutorial: 64, keeping"
+                                      " a 128 core)")
+    centred_bands: list[int] = Field(
+        default_factory=lambda: [0, 1, 2],
+        description="0-based bands from which each window's mean is subtracted inside the network (the tutorial: "
+                    "red, green, blue); the name is kept because model files store it")
+    bn_eps: float = Field(default=1e-5, gt=0.0, description="BatchNorm epsilon (CNTK's default 1e-5)")
 
     @model_validator(mode="after")
     def _geometry(self) -> ModelConfig:
@@ -103,18 +128,23 @@ class ModelConfig(StrictModel):
 class LrStage(StrictModel):
     """One stage of the learning-rate schedule: ``lr`` per minibatch for ``epochs`` epochs."""
 
-    lr: float = Field(gt=0.0)
+    lr: float = Field(gt=0.0, description="learning rate per minibatch (CNTK's unit) during this stage")
     epochs: PositiveInt | None = Field(default=None, description="None: for the rest of training")
 
 
 class RmsPropConfig(StrictModel):
     """CNTK's RMSProp constants (tutorial: gamma 0.95, inc 1.1, dec 0.9, max 1.1, min 0.9)."""
 
-    gamma: float = Field(default=0.95, gt=0.0, lt=1.0)
-    inc: float = Field(default=1.1, ge=1.0)
-    dec: float = Field(default=0.9, gt=0.0, le=1.0)
-    max: float = Field(default=1.1, gt=0.0)
-    min: float = Field(default=0.9, gt=0.0)
+    gamma: float = Field(
+        default=0.95, gt=0.0, lt=1.0, description="decay of the running mean of squared gradients (CNTK's gamma, 0.95)")
+    inc: float = Field(
+        default=1.1, ge=1.0, description="factor by which a per-weight step grows while the gradient sign is stable "
+                                         "(1.1)")
+    dec: float = Field(
+        default=0.9, gt=0.0, le=1.0, description="factor by which a per-weight step shrinks when the gradient sign "
+                                                 "flips (0.9)")
+    max: float = Field(default=1.1, gt=0.0, description="largest per-weight step multiplier (1.1)")
+    min: float = Field(default=0.9, gt=0.0, description="smallest per-weight step multiplier (0.9)")
 
     @model_validator(mode="after")
     def _bounds(self) -> RmsPropConfig:
@@ -126,37 +156,50 @@ class RmsPropConfig(StrictModel):
 class ValidationConfig(StrictModel):
     """Optional per-epoch validation on held-out tile pairs (grid-sampled)."""
 
-    pairs: list[tuple[str, str]] = Field(default_factory=list)
-    every_epochs: PositiveInt = 1
+    pairs: list[tuple[str, str]] = Field(
+        default_factory=list, description="(image, label) paths or URLs evaluated on the tutorial's grid after "
+                                          "training epochs")
+    every_epochs: PositiveInt = Field(default=1, description="validate after every N epochs")
 
 
 class TrainConfig(StrictModel):
     """A training run: data, model, the tutorial's recipe, and where outputs go."""
 
-    data: DataConfig
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    output_dir: str = "runs/train"
-    epochs: PositiveInt = 1
+    data: DataConfig = Field(description="the tile pairs and how windows are drawn from them")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="the network's architecture")
+    output_dir: str = Field(
+        default="runs/train", description="folder for checkpoints, metrics.jsonl and the final model.safetensors")
+    epochs: PositiveInt = Field(default=1, description="total epochs to train")
     epoch_size: PositiveInt = Field(default=16_000, description="windows per epoch")
     lr_schedule: list[LrStage] = Field(
-        default_factory=lambda: [LrStage(lr=1e-4, epochs=30), LrStage(lr=1e-5, epochs=30), LrStage(lr=1e-6)]
-    )
-    optimizer: Literal["cntk-rmsprop", "adam", "adamw"] = "cntk-rmsprop"
-    rmsprop: RmsPropConfig = Field(default_factory=RmsPropConfig)
-    l2: float = Field(default=1e-5, ge=0.0)
+        default_factory=lambda: [LrStage(lr=1e-4, epochs=30), LrStage(lr=1e-5, epochs=30), LrStage(lr=1e-6)],
+        description="learning-rate stages (the tutorial: 1e-4 for 30 epochs, 1e-5 for 30, then 1e-6)")
+    optimizer: Literal["cntk-rmsprop", "adam", "adamw"] = Field(
+        default="cntk-rmsprop", description="'cntk-rmsprop' reproduces the tutorial's optimizer; 'adam'/'adamw' are "
+                                            "PyTorch's")
+    rmsprop: RmsPropConfig = Field(default_factory=RmsPropConfig, description="CNTK RMSProp constants")
+    l2: float = Field(
+        default=1e-5, ge=0.0, description="L2 regularisation weight per sample (CNTK's l2_regularization_weight)")
     bn_time_constant: float = Field(
         default=4096.0, gt=0.0,
         description="BatchNorm running statistics time constant in samples (CNTK's normalization_time_constant)")
-    class_weights: list[float] = Field(default_factory=lambda: [0.0, 1.0, 1.0, 1.0, 1.0])
-    seed: int = 0
-    keep_last: PositiveInt | None = None
+    class_weights: list[float] = Field(
+        default_factory=lambda: [0.0, 1.0, 1.0, 1.0, 1.0], description="loss weight of each class (the tutorial: 0 "
+                                                                       "for no data, 1 for the rest)")
+    seed: int = Field(default=0, description="seed of weight initialisation and sampling")
+    keep_last: PositiveInt | None = Field(
+        default=None, description="keep only the newest N checkpoints (None keeps all)")
     checkpoint_every_steps: PositiveInt | None = Field(
         default=None, description="also checkpoint every N minibatches (besides every epoch)")
-    init_from: str | None = None
-    validation: ValidationConfig | None = None
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    threads: PositiveInt | None = None
+    init_from: str | None = Field(
+        default=None, description="a model file to start from (fine-tuning) instead of fresh weights")
+    validation: ValidationConfig | None = Field(
+        default=None, description="optional per-epoch validation on held-out pairs")
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        default="fp32", description="compute precision: fp32, or mixed bf16/fp16 autocast on GPUs")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="'auto' uses a GPU when there is one; 'cuda' fails without one")
+    threads: PositiveInt | None = Field(default=None, description="CPU threads for torch (default: torch's choice)")
 
     @field_validator("class_weights")
     @classmethod
@@ -195,21 +238,27 @@ class TrainConfig(StrictModel):
 class PredictConfig(StrictModel):
     """How a predictor tiles a raster and where it computes."""
 
-    mode: Literal["exact", "fast"] = "exact"
-    backend: Literal["onnxruntime", "torch"] = "onnxruntime"
+    mode: Literal["exact", "fast"] = Field(
+        default="exact", description="'exact' reproduces the tutorial's windows bit for bit; 'fast' runs larger "
+                                     "windows (~3x faster, ~99.9 % the same classes)")
+    backend: Literal["onnxruntime", "torch"] = Field(
+        default="onnxruntime", description="'onnxruntime' (core install, no torch) or 'torch' (train extra)")
     batch_size: PositiveInt = Field(default=2, description="256x256 windows per call (larger windows: fewer)")
-    threads: PositiveInt | None = None
+    threads: PositiveInt | None = Field(default=None, description="compute threads (default: every CPU)")
     fast_window: PositiveInt = Field(
         default=576, description="fast-mode window side (576: 512-pixel cores, fastest measured on CPU)")
     fast_halo: int = Field(default=32, ge=0, description="context kept around each fast-mode core; the input "
                                                          "is still read with the model's 64-pixel margin")
     memory_arena: bool = Field(default=True, description="ONNX Runtime's CPU memory arena (faster; more memory)")
-    edge_mode: Literal["reflect", "symmetric", "edge", "constant"] = "reflect"
+    edge_mode: Literal["reflect", "symmetric", "edge", "constant"] = Field(
+        default="reflect", description="how margins beyond the raster's edges are filled (numpy.pad mode)")
     block_size: PositiveInt = Field(default=1024, description="output block side for whole-raster prediction "
                                                           "(peak memory grows with its square)")
-    queue_size: PositiveInt = 2
-    probabilities: bool = False
-    nodata_to_class0: bool = True
+    queue_size: PositiveInt = Field(default=2, description="blocks read ahead of the computation (bounds memory)")
+    probabilities: bool = Field(
+        default=False, description="job files: also write each image's per-class probability COG "
+                                   "(<name>_probabilities.tif)")
+    nodata_to_class0: bool = Field(default=True, description="pixels with no input data get the no-data class (0)")
 
     @model_validator(mode="after")
     def _fast_geometry(self) -> PredictConfig:
@@ -228,14 +277,20 @@ class AzureCredentials(StrictModel):
     environment variables).
     """
 
-    storage_account: str | None = None
-    storage_connection_string: SecretStr | None = None
-    storage_account_key: SecretStr | None = None
-    storage_sas_token: SecretStr | None = None
+    storage_account: str | None = Field(
+        default=None, description="storage account name (with a key, a SAS or DefaultAzureCredential)")
+    storage_connection_string: SecretStr | None = Field(
+        default=None, description="storage connection string (secret; never saved)")
+    storage_account_key: SecretStr | None = Field(default=None, description="storage account key (secret; never saved)")
+    storage_sas_token: SecretStr | None = Field(
+        default=None, description="shared access signature for the storage account or container (secret; never saved)")
     blob_endpoint: str | None = Field(default=None, description="override, e.g. an Azurite URL")
-    batch_account_url: str | None = None
-    batch_account_name: str | None = None
-    batch_account_key: SecretStr | None = None
+    batch_account_url: str | None = Field(
+        default=None, description="Batch account endpoint, e.g. https://<account>.<region>.batch.azure.com")
+    batch_account_name: str | None = Field(
+        default=None, description="Batch account name (for shared-key authentication)")
+    batch_account_key: SecretStr | None = Field(
+        default=None, description="Batch account key (secret; never saved); without it DefaultAzureCredential is used")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AzureCredentials:
@@ -278,22 +333,26 @@ class AzureCredentials(StrictModel):
 class BatchImage(StrictModel):
     """The marketplace image of Batch pool nodes (default: Ubuntu HPC 22.04 with GPU drivers)."""
 
-    publisher: str = "microsoft-dsvm"
-    offer: str = "ubuntu-hpc"
-    sku: str = "2204"
-    version: str = "latest"
-    node_agent_sku_id: str = "batch.node.ubuntu 22.04"
+    publisher: str = Field(default="microsoft-dsvm", description="marketplace image publisher")
+    offer: str = Field(default="ubuntu-hpc", description="marketplace image offer")
+    sku: str = Field(default="2204", description="marketplace image SKU")
+    version: str = Field(default="latest", description="marketplace image version")
+    node_agent_sku_id: str = Field(
+        default="batch.node.ubuntu 22.04", description="Batch node agent SKU matching the image")
 
 
 class RunnerConfig(StrictModel):
     """Which runner executes jobs and how it reaches its resources."""
 
-    kind: Literal["local", "azure-batch"] = "local"
-    work_dir: str = "runs/jobs"
-    azure: AzureCredentials = Field(default_factory=AzureCredentials)
-    pool_id: str = "landcover-pool"
-    poll_seconds: float = Field(default=10.0, gt=0.0)
-    image: BatchImage = Field(default_factory=BatchImage)
+    kind: Literal["local", "azure-batch"] = Field(
+        default="local", description="where jobs run: 'local' (this machine) or 'azure-batch'")
+    work_dir: str = Field(default="runs/jobs", description="local folder for job state, logs and results")
+    azure: AzureCredentials = Field(
+        default_factory=AzureCredentials, description="Azure credentials (secrets come from the environment, never "
+                                                      "from files)")
+    pool_id: str = Field(default="landcover-pool", description="Batch pool to create or reuse")
+    poll_seconds: float = Field(default=10.0, gt=0.0, description="seconds between Batch status polls")
+    image: BatchImage = Field(default_factory=BatchImage, description="the pool nodes' operating-system image")
     sdk_requirement: str | None = Field(
         default=None, description="what the pool start task pip-installs (default: this version with extras)")
     node_identity_id: str | None = Field(

@@ -4,12 +4,10 @@ The torch adapter (``landcover_sdk.data.torch_adapter``) needs the ``train`` ext
 imported here.
 """
 
-from .._atomic import atomic_output, atomic_write_bytes, atomic_write_text, check_output_path
 from .dataset import IMAGE_SUFFIX, LABEL_SUFFIX, Tile, TileDataset, TilePair, discover_pairs
 from .raster import (
     GeoTiffWriter,
     RasterInfo,
-    centred_window,
     check_aligned,
     code_histogram,
     latlon_to_pixel,
@@ -19,9 +17,11 @@ from .raster import (
     read_window,
     validate_image,
     validate_label,
+    window_around,
     write_raster,
 )
-from .sampling import GridSampler, RandomWindowSampler, WindowSample, shard_tiles
+from .region import RasterRegion, resolve_region
+from .sampling import RandomWindowSampler, WindowSample, shard_tiles
 from .synthetic import TUTORIAL_LAT, TUTORIAL_LON, Scene, generate_scene, write_scenes
 from .windows import GridCell, PixelWindow, grid_cells
 
@@ -32,21 +32,16 @@ __all__ = [
     "TUTORIAL_LON",
     "GeoTiffWriter",
     "GridCell",
-    "GridSampler",
     "PixelWindow",
     "RandomWindowSampler",
+    "RasterRegion",
     "RasterInfo",
     "Scene",
     "Tile",
     "TileDataset",
     "TilePair",
     "WindowSample",
-    "atomic_output",
-    "atomic_write_bytes",
-    "atomic_write_text",
-    "centred_window",
     "check_aligned",
-    "check_output_path",
     "code_histogram",
     "discover_pairs",
     "generate_scene",
@@ -56,9 +51,11 @@ __all__ = [
     "pixel_to_latlon",
     "read_info",
     "read_window",
+    "resolve_region",
     "shard_tiles",
     "validate_image",
     "validate_label",
+    "window_around",
     "write_raster",
     "write_scenes",
 ]

@@ -69,7 +69,18 @@ class Tile:
 def discover_pairs(
     root: str | Path, *, image_suffix: str = IMAGE_SUFFIX, label_suffix: str = LABEL_SUFFIX
 ) -> list[TilePair]:
-    """Find tile pairs in a folder by the tutorial's naming; every file must have its partner."""
+    """Find tile pairs in a folder or under a storage URL by the tutorial's naming; every file needs its partner.
+
+    Args:
+        root: a local folder or a storage URL prefix (``az://container/tiles``).
+        image_suffix: what imagery file names end with.
+        label_suffix: what label file names end with.
+    """
+    if is_remote(root):
+        from ..storage import discover_remote_pairs
+
+        return [TilePair(*found) for found in
+                discover_remote_pairs(str(root), image_suffix=image_suffix, label_suffix=label_suffix)]
     folder = local_path(root)
     if not folder.is_dir():
         raise EmptyDatasetError(f"{folder}: not a folder")
@@ -84,16 +95,19 @@ def discover_pairs(
     return [TilePair(n, str(images[n]), str(labels[n])) for n in sorted(images)]
 
 
+def strip_image_suffix(name: str, image_suffix: str = IMAGE_SUFFIX) -> str:
+    """A tile's name from its imagery file name: ``m_3807_NAIP.tif`` → ``m_3807`` (else ``.tif``/``.tiff`` cut)."""
+    for suffix in (image_suffix, ".tiff", ".tif"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
 def _as_pair(item: TilePair | tuple[str, str] | Sequence[str], label_suffix: str) -> TilePair:
     if isinstance(item, TilePair):
         return item
     image, label = str(item[0]), str(item[1])
-    name = Path(image).name
-    for suffix in (IMAGE_SUFFIX, ".tif", ".tiff"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    return TilePair(name, image, label)
+    return TilePair(strip_image_suffix(Path(image).name), image, label)
 
 
 class TileDataset:
@@ -155,13 +169,7 @@ class TileDataset:
         **kwargs: Any,
     ) -> TileDataset:
         """Discover ``<name>_NAIP.tif`` + ``<name>_LandCover.tif`` pairs in a folder or storage URL."""
-        if is_remote(root):
-            from ..storage import discover_remote_pairs
-
-            pairs = [TilePair(*found) for found in
-                     discover_remote_pairs(str(root), image_suffix=image_suffix, label_suffix=label_suffix)]
-        else:
-            pairs = discover_pairs(root, image_suffix=image_suffix, label_suffix=label_suffix)
+        pairs = discover_pairs(root, image_suffix=image_suffix, label_suffix=label_suffix)
         return cls(pairs, label_suffix=label_suffix, **kwargs)
 
     @classmethod

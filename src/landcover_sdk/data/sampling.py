@@ -1,4 +1,4 @@
-"""Window samplers: the tutorial's random training windows, a grid for evaluation, tile sharding.
+"""Window samplers: the tutorial's random training windows and tile sharding (evaluation tiles with the predictor).
 
 The random sampler is counter-based: window ``i`` of rank ``r`` is a pure function of
 ``(seed, rank, epoch-free index i)``, so a sampler's whole state is one integer position. That is
@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from ..errors import EmptyDatasetError, WindowError
 from .dataset import TileDataset
-from .windows import GridCell, PixelWindow, check_size, grid_cells
+from .windows import PixelWindow, check_size
 
 
 @dataclass(frozen=True)
@@ -140,24 +140,3 @@ class RandomWindowSampler:
         """Stacked ``(N, bands, w, w)`` images and ``(N, w, w)`` labels of minibatch ``number``."""
         pairs = [self.load(s) for s in self.minibatch(number)]
         return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
-
-
-class GridSampler:
-    """Evaluation windows: each tile cut into a grid whose cells cover every pixel exactly once."""
-
-    def __init__(self, dataset: TileDataset, *, core: int = 128, margin: int = 64) -> None:
-        self.dataset = dataset
-        self.core = check_size(core, "core")
-        if margin < 0:
-            raise WindowError(f"margin: must be >= 0, got {margin}")
-        self.margin = margin
-
-    def cells(self, tile: int) -> Iterator[GridCell]:
-        """The grid cells of one tile."""
-        t = self.dataset.tiles[tile]
-        return grid_cells(t.height, t.width, self.core, self.margin)
-
-    def __iter__(self) -> Iterator[tuple[int, GridCell]]:
-        for tile in range(len(self.dataset)):
-            for cell in self.cells(tile):
-                yield tile, cell

@@ -12,8 +12,12 @@ import math
 import operator
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import WindowError
+
+if TYPE_CHECKING:
+    from rasterio.windows import Window
 
 
 def check_size(value: object, name: str) -> int:
@@ -75,8 +79,8 @@ class PixelWindow:
         """``(rows, cols)`` slices for indexing an array."""
         return slice(self.row, self.row_stop), slice(self.col, self.col_stop)
 
-    def to_rasterio(self) -> object:
-        """The equivalent ``rasterio.windows.Window``."""
+    def to_rasterio(self) -> Window:
+        """The equivalent ``rasterio.windows.Window`` (column first, as rasterio orders it)."""
         from rasterio.windows import Window
 
         return Window(self.col, self.row, self.width, self.height)

@@ -3,8 +3,8 @@
 Both return full score maps ``(N, classes, H, W)`` for a batch of windows; the predictor crops
 what it keeps. A model file becomes an ONNX Runtime session by building its graph with
 :func:`~landcover_sdk.models.onnx_export.build_onnx` (numpy + onnx only, no torch); an ``.onnx``
-file exported by the SDK is read back into its weights and built the same way, so every variant
-(with or without the network's own mean centring) is available for either file type.
+file exported by the SDK is read back into its weights and built the same way, so both variants
+(with or without the network's own per-window mean subtraction) exist for either file type.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,9 @@ from ..config.models import ModelConfig
 from ..config.schemes import ClassScheme
 from ..errors import DataError, ModelFormatError
 from ..models.file import ModelFile
+
+if TYPE_CHECKING:
+    from ..models.unet import UNetModel
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +37,16 @@ class Backend(Protocol):
     scheme: ClassScheme
     input_scale: float
 
-    def run(self, batch: npt.NDArray[np.float32], *, centred: bool = False) -> npt.NDArray[np.float32]:
+    def run(self, batch: npt.NDArray[np.float32], *, mean_subtracted: bool = False) -> npt.NDArray[np.float32]:
         """Full-resolution scores ``(N, C, H, W)`` of a ``(N, bands, H, W)`` float32 batch.
 
-        ``centred=True``: the batch is already mean-centred; the network does not centre it.
+        ``mean_subtracted=True``: the caller already subtracted means; the network must not
+        subtract each window's own mean again.
         """
+        ...
+
+    def prepare(self, *, mean_subtracted: bool = False) -> None:
+        """Get ready to :meth:`run` (build sessions), so that a model that cannot run fails early."""
         ...
 
 
@@ -47,7 +55,12 @@ def _threads(threads: int | None) -> int:
 
 
 class OnnxBackend:
-    """ONNX Runtime sessions over the network, built from the weights (core install only)."""
+    """ONNX Runtime sessions over the network, built from the weights (core install only).
+
+    Two graphs can be needed — with the network's own per-window mean subtraction (exact mode)
+    and without it (fast mode subtracts a mean field itself) — and each session is built once,
+    by :meth:`prepare` or on first use.
+    """
 
     def __init__(self, mf: ModelFile, *, threads: int | None = None, memory_arena: bool = True) -> None:
         self.model_file = mf
@@ -56,13 +69,12 @@ class OnnxBackend:
         self.memory_arena = memory_arena
         self._sessions: dict[bool, Any] = {}
 
-    @classmethod
-    def from_model_file(cls, mf: ModelFile, *, threads: int | None = None, memory_arena: bool = True) -> OnnxBackend:
-        """Backend over a model file's weights."""
-        return cls(mf, threads=threads, memory_arena=memory_arena)
+    def prepare(self, *, mean_subtracted: bool = False) -> None:
+        """Build the ONNX Runtime session :meth:`run` will use (so a broken model fails before any output)."""
+        self._session(mean_subtracted)
 
-    def _session(self, centred: bool) -> Any:
-        session = self._sessions.get(centred)
+    def _session(self, mean_subtracted: bool) -> Any:
+        session = self._sessions.get(mean_subtracted)
         if session is None:
             import onnxruntime as ort
 
@@ -75,40 +87,60 @@ class OnnxBackend:
             # The arena makes large (fast-mode) windows ~30 % faster; without it a 1024x1024 window needs
             # ~1.3 GB instead of ~2.4 GB. The default 576-pixel fast windows fit either way.
             opts.enable_cpu_mem_arena = self.memory_arena
-            graph = build_onnx(self.model_file, full=True, centre=not centred).SerializeToString()
+            graph = build_onnx(self.model_file, full=True, subtract_mean=not mean_subtracted).SerializeToString()
             try:
                 session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
             except Exception as exc:  # onnxruntime raises its own exception types
-                raise ModelFormatError(f"ONNX Runtime cannot load the model ({type(exc).__name__}: {exc})") from None
-            self._sessions[centred] = session
+                raise ModelFormatError(f"ONNX Runtime cannot load the model ({type(exc).__name__}: {exc})") from exc
+            self._sessions[mean_subtracted] = session
         return session
 
-    def run(self, batch: npt.NDArray[np.float32], *, centred: bool = False) -> npt.NDArray[np.float32]:
-        """Scores of a batch."""
-        out = self._session(centred).run(None, {"image": np.ascontiguousarray(batch, dtype=np.float32)})[0]
+    def run(self, batch: npt.NDArray[np.float32], *, mean_subtracted: bool = False) -> npt.NDArray[np.float32]:
+        """Scores of a batch (see :meth:`Backend.run`)."""
+        out = self._session(mean_subtracted).run(None, {"image": np.ascontiguousarray(batch, dtype=np.float32)})[0]
         return np.asarray(out, dtype=np.float32)
 
 
 class TorchBackend:
-    """PyTorch backend (needs the ``train`` extra)."""
+    """PyTorch backend over a :class:`~landcover_sdk.models.UNetModel` (needs the ``train`` extra).
+
+    Build it from a model file (``TorchBackend(mf)``) or around a live model, e.g. one being
+    trained (:meth:`from_module`).
+    """
 
     def __init__(self, mf: ModelFile, *, threads: int | None = None, device: str = "cpu") -> None:
-        import torch
-
         from ..models.unet import UNetModel
 
         if threads:
-            torch.set_num_threads(threads)
-        self.torch = torch
-        self.model = UNetModel.from_model_file(mf).to(device).eval()
-        self.device = device
-        self.config, self.scheme, self.input_scale = mf.config, mf.scheme, mf.input_scale
+            import torch
 
-    def run(self, batch: npt.NDArray[np.float32], *, centred: bool = False) -> npt.NDArray[np.float32]:
-        """Scores of a batch."""
+            torch.set_num_threads(threads)
+        self._init(UNetModel.from_model_file(mf).to(device).eval(), device, mf.input_scale)
+
+    @classmethod
+    def from_module(cls, model: UNetModel, device: Any = "cpu", *, input_scale: float = 1.0 / 256.0) -> TorchBackend:
+        """A backend over a live model, used as it is (its train/eval state is the caller's)."""
+        backend = cls.__new__(cls)
+        backend._init(model, device, input_scale)
+        return backend
+
+    def _init(self, model: UNetModel, device: Any, input_scale: float) -> None:
+        import torch
+
+        self.torch = torch
+        self.model = model
+        self.device = device
+        self.config, self.scheme, self.input_scale = model.config, model.scheme, input_scale
+
+    def prepare(self, *, mean_subtracted: bool = False) -> None:
+        """Nothing to build: the module is ready."""
+
+    def run(self, batch: npt.NDArray[np.float32], *, mean_subtracted: bool = False) -> npt.NDArray[np.float32]:
+        """Scores of a batch (see :meth:`Backend.run`)."""
         with self.torch.inference_mode():
             x = self.torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
-            return np.asarray(self.model.forward_full(x, centre=not centred).cpu().numpy(), dtype=np.float32)
+            scores = self.model.forward_full(x, subtract_mean=not mean_subtracted).float().cpu().numpy()
+            return np.asarray(scores, dtype=np.float32)
 
 
 def load_model_file(path: str | Path) -> ModelFile:
@@ -129,8 +161,12 @@ def load_backend(path: str | Path, *, backend: BackendName = "onnxruntime", thre
                  memory_arena: bool = True) -> Backend:
     """Open a model file (``.safetensors`` or ``.onnx``) on the chosen backend.
 
-    ``memory_arena`` (ONNX Runtime only): keep ONNX Runtime's CPU memory arena; off trades ~25 %
-    of fast-mode speed for less memory with very large windows.
+    Args:
+        path: local model file.
+        backend: ``"onnxruntime"`` (core install) or ``"torch"`` (``train`` extra).
+        threads: compute threads (default: every CPU).
+        memory_arena: ONNX Runtime only: keep its CPU memory arena; off trades ~25 % of
+            fast-mode speed for less memory with very large windows.
     """
     mf = load_model_file(path)
     if backend == "torch":

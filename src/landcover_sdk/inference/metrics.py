@@ -84,6 +84,13 @@ class ConfusionAccumulator:
             self.prob_sum += float(p_true[valid].sum(dtype=np.float64))
             self.prob_pixels += int(valid.sum())
 
+    def add_report(self, report: EvaluationReport) -> None:
+        """Add the counts of a finished evaluation (e.g. one validation pair of several)."""
+        self.matrix += np.asarray(report.confusion, dtype=np.int64)
+        if report.mean_true_probability is not None:
+            self.prob_sum += report.mean_true_probability * report.pixels
+            self.prob_pixels += report.pixels
+
     def merge(self, other: ConfusionAccumulator) -> None:
         """Add another accumulator's counts (e.g. from another process)."""
         self.matrix += other.matrix

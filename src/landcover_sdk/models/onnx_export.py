@@ -83,20 +83,23 @@ class _Builder:
         )
 
 
-def build_onnx(mf: ModelFile, *, full: bool = False, centre: bool = True) -> onnx.ModelProto:
+def build_onnx(mf: ModelFile, *, full: bool = False, subtract_mean: bool = True) -> onnx.ModelProto:
     """The network of ``mf`` as an ONNX model (checked with ``onnx.checker``).
 
-    ``full`` outputs every pixel's scores instead of the centre; ``centre=False`` leaves out the
-    per-window mean centring (the caller centres the input itself).
+    Args:
+        mf: the model file (configuration, class scheme and weights).
+        full: output every pixel's scores instead of only the window's core.
+        subtract_mean: subtract each window's mean from ``centred_bands`` inside the graph (the
+            tutorial's network); ``False`` when the caller subtracts means itself.
     """
     cfg = mf.config
     b = _Builder(mf)
     x = INPUT_NAME
-    if centre:
+    if subtract_mean:
         mask = np.zeros((1, cfg.in_bands, 1, 1), dtype=np.float32)
         mask[0, list(cfg.centred_bands), 0, 0] = 1.0
         mean = b.node("ReduceMean", [INPUT_NAME], axes=[2, 3], keepdims=1)
-        x = b.node("Sub", [INPUT_NAME, b.node("Mul", [mean, b.init("centre_mask", mask)])])
+        x = b.node("Sub", [INPUT_NAME, b.node("Mul", [mean, b.init("mean_mask", mask)])])
     h = b.bn(b.conv(x, "stem.conv", bias=False), "stem.bn")
     outs = []
     for s in range(4):
@@ -127,7 +130,7 @@ def build_onnx(mf: ModelFile, *, full: bool = False, centre: bool = True) -> onn
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="landcover-sdk")
     model.ir_version = 8
-    meta = {**mf.metadata(), "output": "full" if full or not m else "centre", "input_centred": str(not centre)}
+    meta = {**mf.metadata(), "output": "full" if full or not m else "core", "subtracts_window_mean": str(subtract_mean)}
     helper.set_model_props(model, meta)
     onnx.checker.check_model(model)
     return model

@@ -58,9 +58,9 @@ class _Block(nn.Module):
 def bilinear_kernel(size: int = 3) -> Tensor:
     """The ``size``×``size`` bilinear upsampling kernel (3: [[.25,.5,.25],[.5,1,.5],[.25,.5,.25]])."""
     factor = (size + 1) // 2
-    centre = factor - 1 if size % 2 == 1 else factor - 0.5
+    mid = factor - 1 if size % 2 == 1 else factor - 0.5
     og = torch.arange(size, dtype=torch.float32)
-    filt = 1 - torch.abs(og - centre) / factor
+    filt = 1 - torch.abs(og - mid) / factor
     return filt[:, None] * filt[None, :]
 
 
@@ -69,8 +69,8 @@ class UNetModel(nn.Module):
 
     ``forward(x)`` takes ``(N, bands, H, W)`` float imagery already scaled (uint8 / 256) with
     ``H`` and ``W`` multiples of 8, and returns ``(N, classes, H - 2m, W - 2m)`` scores (after the
-    final ReLU, before softmax) for the centre, ``m`` = ``config.margin``; ``forward_full``
-    returns scores for every input pixel. Red, green and blue are mean-centred per window inside
+    final ReLU, before softmax) for the window's core, ``m`` = ``config.margin``; ``forward_full``
+    returns scores for every input pixel. Each window's mean is subtracted from red, green and blue inside
     the network, as in the tutorial, so outputs depend on the window.
 
     Build one fresh (``UNetModel(config)``), from a model file (:meth:`load`), or from a CNTK
@@ -78,7 +78,7 @@ class UNetModel(nn.Module):
     :meth:`export_onnx`.
     """
 
-    centre_mask: Tensor
+    mean_mask: Tensor
 
     def __init__(
         self,
@@ -123,9 +123,9 @@ class UNetModel(nn.Module):
         self.fuse = nn.ModuleList(fuses)
         self.input_conv = nn.Conv2d(cfg.in_bands, c[0], 3, padding=1)
         self.head = nn.Conv2d(c[0], cfg.num_classes, 3, padding=1)
-        centred = torch.zeros(cfg.in_bands)
-        centred[list(cfg.centred_bands)] = 1.0
-        self.register_buffer("centre_mask", centred.view(1, -1, 1, 1), persistent=False)
+        mask = torch.zeros(cfg.in_bands)
+        mask[list(cfg.centred_bands)] = 1.0
+        self.register_buffer("mean_mask", mask.view(1, -1, 1, 1), persistent=False)
         if init:
             self.reset_parameters(seed)
 
@@ -164,22 +164,25 @@ class UNetModel(nn.Module):
         return [[cast(_Block, b) for b in cast(nn.ModuleList, stage)] for stage in self.stages]
 
     # ------------------------------------------------------------------ forward
-    def centre_input(self, x: Tensor) -> Tensor:
-        """Subtract each window's mean from the centred bands (red, green, blue)."""
+    def subtract_window_mean(self, x: Tensor) -> Tensor:
+        """Subtract each window's mean from the bands of ``config.centred_bands`` (red, green, blue)."""
         mean = x.mean(dim=(2, 3), keepdim=True)
-        return x - mean * self.centre_mask
+        return x - mean * self.mean_mask
 
-    def forward_full(self, x: Tensor, *, centre: bool = True) -> Tensor:
+    def forward_full(self, x: Tensor, *, subtract_mean: bool = True) -> Tensor:
         """Scores for every input pixel: ``(N, classes, H, W)``.
 
-        ``centre=False`` skips the per-window mean centring (the input is already centred, as
-        the predictor's fast mode does with a local mean field).
+        Args:
+            x: ``(N, bands, H, W)`` scaled imagery, ``H`` and ``W`` multiples of 8.
+            subtract_mean: subtract each window's own mean first, as the tutorial's network does.
+                ``False`` when the caller already subtracted means (the predictor's fast mode
+                subtracts a per-block mean field).
         """
         if x.dim() != 4 or x.shape[1] != self.config.in_bands:
             raise DataError(f"input must be (N, {self.config.in_bands}, H, W), got {tuple(x.shape)}")
         if x.shape[2] % 8 or x.shape[3] % 8:
             raise DataError(f"input height and width must be multiples of 8, got {tuple(x.shape[2:])}")
-        xc = self.centre_input(x) if centre else x
+        xc = self.subtract_window_mean(x) if subtract_mean else x
         h = self.stem(xc)
         outs = []
         for stage in self.blocks():
@@ -194,7 +197,7 @@ class UNetModel(nn.Module):
         return out
 
     def forward(self, x: Tensor) -> Tensor:
-        """Scores for the window centre (``margin`` cropped on every side)."""
+        """Scores for the window's core (``margin`` cropped on every side)."""
         m = self.config.margin
         full = self.forward_full(x)
         return full[:, :, m : full.shape[2] - m, m : full.shape[3] - m] if m else full

@@ -1,10 +1,10 @@
 """Runners: one job description (:class:`JobSpec`), run here (:class:`LocalRunner`) or on Azure Batch
 (:class:`BatchAIRunner`)."""
 
-from .base import JobResult, TaskPlan, TaskResult, check_inputs, plan_tasks
+from .base import JobResult, Runner, TaskPlan, TaskResult, check_inputs, make_runner, plan_tasks
 from .batch import BatchAIRunner, BatchPlan, BatchRequest
 from .local import LocalRunner
-from .spec import JobSpec, Region, Resources
+from .spec import JobSpec, Resources
 
 __all__ = [
     "BatchAIRunner",
@@ -13,10 +13,11 @@ __all__ = [
     "JobResult",
     "JobSpec",
     "LocalRunner",
-    "Region",
     "Resources",
+    "Runner",
     "TaskPlan",
     "TaskResult",
     "check_inputs",
+    "make_runner",
     "plan_tasks",
 ]

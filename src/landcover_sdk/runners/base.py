@@ -1,15 +1,18 @@
-"""What both runners share: the task plan of a job, input checks, and result objects."""
+"""What both runners share: the :class:`Runner` protocol and factory, the task plan, input checks, results."""
 
 from __future__ import annotations
 
 import json
 import logging
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..errors import LandcoverError, RunnerError
 from ..storage import get_storage
 from .spec import JobSpec
+
+if TYPE_CHECKING:
+    from ..config.models import RunnerConfig
 
 log = logging.getLogger(__name__)
 
@@ -110,3 +113,38 @@ class JobResult:
                       for t in self.tasks if t.state != "succeeded"]
             raise RunnerError(f"job {self.job_id} failed: {'; '.join(failed)}")
         return self
+
+
+class Runner(Protocol):
+    """What runs a :class:`JobSpec`: :class:`~landcover_sdk.runners.LocalRunner` or
+    :class:`~landcover_sdk.runners.BatchAIRunner` (build either with :func:`make_runner`)."""
+
+    #: The runner's kind, as in ``RunnerConfig.kind``.
+    name: str
+
+    def describe(self, spec: JobSpec, *, job_id: str | None = None) -> dict[str, Any]:
+        """What :meth:`run` would do, as JSON-ready data; sends and runs nothing."""
+        ...
+
+    def run(self, spec: JobSpec, *, job_id: str | None = None) -> JobResult:
+        """Run the job to the end; failed tasks are reported in the result, not raised."""
+        ...
+
+
+def make_runner(config: RunnerConfig, *, dry_run: bool = False, teardown: bool = False) -> Runner:
+    """The runner ``config.kind`` names.
+
+    Args:
+        config: the runner configuration (kind, work folder, Azure settings).
+        dry_run: Azure Batch: build request bodies but never create a client or send anything.
+        teardown: Azure Batch: delete the job (and a pool it created) after the run.
+    """
+    if config.kind == "local":
+        if teardown:
+            raise RunnerError("teardown: only for the azure-batch runner")
+        from .local import LocalRunner
+
+        return LocalRunner.from_config(config)
+    from .batch import BatchAIRunner
+
+    return BatchAIRunner(config, dry_run=dry_run, teardown=teardown)

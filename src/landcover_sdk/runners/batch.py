@@ -95,10 +95,11 @@ class BatchAIRunner:
     name = "azure-batch"
 
     def __init__(self, config: RunnerConfig | None = None, *, client: Any = None, dry_run: bool = False,
-                 storage: AzureBlobStorage | None = None, **client_options: Any) -> None:
+                 teardown: bool = False, storage: AzureBlobStorage | None = None, **client_options: Any) -> None:
         cfg = config or RunnerConfig(kind="azure-batch")
         self.config = cfg.model_copy(update={"azure": cfg.azure.overlay(AzureCredentials.from_env())})
         self.dry_run = dry_run
+        self.teardown_after = teardown
         self._client = client
         self._storage = storage
         self.client_options = client_options
@@ -399,9 +400,21 @@ class BatchAIRunner:
         self._record(job_id, {**state, "result": result.to_dict()})
         return result
 
+    def describe(self, spec: JobSpec, *, job_id: str | None = None) -> dict[str, Any]:
+        """The Batch REST request bodies :meth:`run` would send (:meth:`plan`), as JSON-ready data."""
+        return self.plan(spec, job_id=job_id).to_dict()
+
     def run(self, spec: JobSpec, *, job_id: str | None = None, progress: bool = True,
-            teardown: bool = False) -> JobResult:
-        """:meth:`submit` then :meth:`wait`; with ``teardown`` delete what was created afterwards."""
+            teardown: bool | None = None) -> JobResult:
+        """:meth:`submit` then :meth:`wait`; with ``teardown`` delete what was created afterwards.
+
+        Args:
+            spec: the job.
+            job_id: the Batch job id (default: the job's name and a timestamp).
+            progress: show a progress bar on a terminal.
+            teardown: delete the job (and a pool it created) afterwards; default: as constructed.
+        """
+        teardown = self.teardown_after if teardown is None else teardown
         plan = self.submit(spec, job_id=job_id)
         try:
             return self.wait(plan.job_id, progress=progress)

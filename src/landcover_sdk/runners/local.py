@@ -11,8 +11,10 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from .._atomic import atomic_write_text
+from ..config.models import RunnerConfig
 from ..errors import RunnerError
 from ..storage import get_storage
 from .base import JobResult, JobState, TaskPlan, TaskResult, check_inputs, plan_tasks
@@ -40,8 +42,22 @@ class LocalRunner:
         self.python = python
         self.progress = progress
 
+    @classmethod
+    def from_config(cls, config: RunnerConfig) -> LocalRunner:
+        """A local runner keeping its state and logs under ``config.work_dir``."""
+        return cls(config.work_dir)
+
     def __repr__(self) -> str:
         return f"LocalRunner(work_dir={str(self.work_dir)!r})"
+
+    def describe(self, spec: JobSpec, *, job_id: str | None = None) -> dict[str, Any]:
+        """What :meth:`run` would do: the resolved job and each task's command line; runs nothing."""
+        spec = spec.resolved()
+        job_id = job_id or f"{spec.name}-<timestamp>"
+        job_dir = self.work_dir / job_id
+        return {"runner": self.name, "job_id": job_id, "job": spec.to_dict(),
+                "tasks": [{"id": t.id, "command": self.command(t, job_dir / "job.yaml", job_dir / "work" / t.id)}
+                          for t in plan_tasks(spec)]}
 
     def command(self, task: TaskPlan, spec_path: Path, task_dir: Path) -> list[str]:
         """The command line that runs ``task``."""

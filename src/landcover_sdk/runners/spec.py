@@ -13,6 +13,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
 from ..config.base import StrictModel, load_config, read_config_file
 from ..config.models import PredictConfig, TrainConfig
+from ..config.region import Region
 from ..errors import ConfigError, RunnerError
 
 JobKind = Literal["train", "predict", "evaluate"]
@@ -28,13 +29,14 @@ OPTIONAL_INPUTS: dict[str, tuple[str, ...]] = {"train": ("init_from",), "predict
 class Resources(StrictModel):
     """Compute a job asks for. ``nodes × processes_per_node`` processes train data-parallel."""
 
-    nodes: PositiveInt = 1
-    processes_per_node: PositiveInt = 1
+    nodes: PositiveInt = Field(default=1, description="machines (Batch nodes) the job uses")
+    processes_per_node: PositiveInt = Field(
+        default=1, description="training processes per node (one per GPU on GPU nodes)")
     gpus_per_node: NonNegativeInt = Field(default=0, description="GPUs each node has (NC6s_v3: 1)")
     require_gpu: bool = Field(default=False, description="fail instead of falling back to CPUs")
     vm_size: str = Field(default="Standard_NC6s_v3", description="Azure VM size of the pool's nodes")
     low_priority: bool = Field(default=False, description="spot/low-priority nodes (cheaper, may be pre-empted)")
-    max_task_retries: NonNegativeInt = 1
+    max_task_retries: NonNegativeInt = Field(default=1, description="times a failed task is retried")
     timeout_minutes: float = Field(default=240.0, gt=0.0, description="wall-clock limit of each task")
 
     @model_validator(mode="after")
@@ -52,14 +54,6 @@ class Resources(StrictModel):
         return self.nodes * self.processes_per_node
 
 
-class Region(StrictModel):
-    """The tutorial's way to name a region: centre latitude/longitude and a square size in pixels."""
-
-    center_lat: float = Field(ge=-90.0, le=90.0)
-    center_lon: float = Field(ge=-180.0, le=180.0)
-    region_size: PositiveInt = 1024
-
-
 class JobSpec(StrictModel):
     """One job: ``kind``, its configuration, input and output storage URLs, and resources.
 
@@ -71,18 +65,24 @@ class JobSpec(StrictModel):
     """
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,47}$", description="job name; Batch job id prefix")
-    kind: JobKind
-    config: str | dict[str, Any] | None = None
-    inputs: dict[str, str | list[str]] = Field(default_factory=dict)
-    outputs: str
-    resources: Resources = Field(default_factory=Resources)
+    kind: JobKind = Field(description="train, predict or evaluate")
+    config: str | dict[str, Any] | None = Field(
+        default=None, description="a configuration file path, builtin:quick / builtin:tutorial, or the configuration "
+                                  "inline (train: TrainConfig; predict/evaluate: PredictConfig)")
+    inputs: dict[str, str | list[str]] = Field(
+        default_factory=dict, description="storage URLs by name: train: data (+ init_from); predict: model, images (a"
+                                          " list); evaluate: model, image, labels")
+    outputs: str = Field(description="storage URL (folder) every output goes under")
+    resources: Resources = Field(default_factory=Resources, description="compute the job asks for")
     chunks: PositiveInt = Field(default=1, description="prediction tasks the images are split into")
     strip_rows: PositiveInt | None = Field(default=None, description="split each image into strips of this "
                                                                      "many rows (large rasters)")
-    region: Region | None = None
+    region: Region | None = Field(default=None, description="predict/evaluate: the region of each image (default "
+                                                            "the whole image); see Region")
     container_image: str | None = Field(default=None, description="Docker image the tasks run in")
     setup_command: str | None = Field(default=None, description="node start command, e.g. pip install")
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(
+        default_factory=dict, description="extra environment variables of the tasks (no credentials)")
 
     @model_validator(mode="after")
     def _consistent(self) -> JobSpec:
@@ -101,6 +101,13 @@ class JobSpec(StrictModel):
                 raise ValueError(f"inputs.{key}: empty list")
         if self.kind != "predict" and (self.chunks != 1 or self.strip_rows is not None):
             raise ValueError("chunks / strip_rows: only for predict jobs")
+        if self.strip_rows is not None and self.region is not None and self.region.kind != "whole":
+            raise ValueError("region: a job split into strip_rows predicts whole images")
+        if self.kind == "train" and self.region is not None:
+            raise ValueError("region: only for predict and evaluate jobs")
+        if self.resources.require_gpu and self.kind != "train":
+            raise ValueError("resources.require_gpu: only training runs on GPUs (prediction runs ONNX Runtime on "
+                             "CPUs)")
         for key in self.env:
             if any(word in key.upper() for word in ("KEY", "SECRET", "PASSWORD", "TOKEN", "CONNECTION_STRING")):
                 raise ValueError(f"env.{key}: looks like a credential; give credentials to the runner, "
@@ -155,15 +162,23 @@ class JobSpec(StrictModel):
         return self.model_copy(update={"config": data})
 
     def train_config(self, *, data_root: str, output_dir: str, init_from: str | None = None) -> TrainConfig:
-        """The training configuration with data, output and initial model pointed at staged paths."""
+        """The training configuration with data, output and initial model pointed at staged paths.
+
+        With ``resources.require_gpu`` the device is ``cuda``, so a node without a GPU fails
+        instead of training on its CPUs.
+
+        Args:
+            data_root: the local folder the training tiles were staged into.
+            output_dir: where checkpoints and the model go on this node.
+            init_from: a local model file to start from (the staged ``init_from`` input).
+        """
         data = self.config_dict()
         data.setdefault("data", {})
-        data["data"] = {**data["data"], "root": data_root}
-        data["data"].pop("pairs", None)
-        data["output_dir"] = output_dir
-        if init_from is not None:
-            data["init_from"] = init_from
-        return TrainConfig.from_dict(data, source="config")
+        # data.root is replaced by the staged folder (any pairs list named paths on the submitting machine)
+        data["data"] = {k: v for k, v in data["data"].items() if k != "pairs"} | {"root": data_root}
+        cfg = TrainConfig.from_dict(data, source="config")
+        return cfg.updated(output_dir=output_dir, init_from=init_from,
+                           device="cuda" if self.resources.require_gpu else None)
 
     def predict_config(self) -> PredictConfig:
         """The prediction configuration."""

@@ -13,8 +13,9 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+from ..config.region import Region
+from ..data.dataset import strip_image_suffix
 from ..data.windows import PixelWindow
 from ..errors import RunnerError
 from ..storage import StorageURL, fetch_to_cache, get_storage
@@ -115,11 +116,7 @@ def _train(spec: JobSpec, work_dir: Path, *, progress: bool) -> list[str]:
 
 
 def _stem(url: str) -> str:
-    name = StorageURL.parse(url).name
-    for suffix in ("_NAIP.tif", ".tiff", ".tif"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+    return strip_image_suffix(StorageURL.parse(url).name)
 
 
 def prediction_items(spec: JobSpec) -> list[tuple[str, PixelWindow | None, str]]:
@@ -148,12 +145,16 @@ def _predict(spec: JobSpec, index: int, count: int, *, progress: bool) -> list[s
     mine = prediction_items(spec)[index::count]
     log.info("task %d/%d: %d prediction item(s)", index, count, len(mine))
     urls = []
+    want_probabilities = predictor.config.probabilities
     for image, window, name in mine:
         url = output_url(spec, name)
-        _ensure_local_parent(url)
-        region: dict[str, Any] = {"window": window} if window is not None else _region(spec)
-        predictor.predict_raster(image, url, progress=progress, **region)
-        urls.append(url)
+        prob_url = output_url(spec, name.replace("_classes.tif", "_probabilities.tif")) if want_probabilities else None
+        for u in (url, prob_url):
+            if u is not None:
+                _ensure_local_parent(u)
+        region = Region.from_window(window) if window is not None else spec.region
+        predictor.predict_raster(image, url, probabilities=prob_url, region=region, progress=progress)
+        urls += [u for u in (url, prob_url) if u is not None]
     return urls
 
 
@@ -162,23 +163,19 @@ def _evaluate(spec: JobSpec, *, progress: bool) -> list[str]:
 
     predictor = Predictor.from_file(str(spec.inputs["model"]), config=spec.predict_config())
     names = {"dst": "classes.tif", "report": "report.json", "figure": "comparison.png"}
+    if predictor.config.probabilities:
+        names["probabilities"] = "probabilities.tif"
     urls = {k: output_url(spec, v) for k, v in names.items()}
     for url in urls.values():
         _ensure_local_parent(url)
     result = predictor.predict_raster(str(spec.inputs["image"]), urls["dst"], labels=str(spec.inputs["labels"]),
-                                      report=urls["report"], figure=urls["figure"], progress=progress,
-                                      **_region(spec))
+                                      probabilities=urls.get("probabilities"), report=urls["report"],
+                                      figure=urls["figure"], region=spec.region,
+                                      progress=progress)
     if result.evaluation is not None:
         log.info("evaluation: pixel accuracy %.4f, mean true-label probability %s", result.evaluation.accuracy,
                  result.evaluation.mean_true_probability)
     return list(urls.values())
-
-
-def _region(spec: JobSpec) -> dict[str, Any]:
-    if spec.region is None:
-        return {}
-    r = spec.region
-    return {"center": (r.center_lat, r.center_lon), "region_size": r.region_size}
 
 
 def _ensure_local_parent(url: str) -> None:

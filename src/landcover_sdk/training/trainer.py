@@ -1,7 +1,7 @@
 """``Trainer``: the tutorial's training recipe with checkpoints, exact resume and data parallelism.
 
-* Loss: class-weighted softmax cross-entropy on each window's centre ([0, 1, 1, 1, 1]);
-  metric: centre classification error minus the no-data share (both as in the tutorial).
+* Loss: class-weighted softmax cross-entropy on each window's core ([0, 1, 1, 1, 1]);
+  metric: the core's classification error minus the no-data share (both as in the tutorial).
 * Optimiser: CNTK's RMSProp (:class:`~landcover_sdk.training.optim.CntkRmsProp`), or Adam/AdamW;
   learning rate per minibatch by epoch stage (1e-4 × 30, 1e-5 × 30, then 1e-6).
 * Data: the tutorial's random-window sampler; ``minibatch_size`` is the global minibatch, split
@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -24,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -32,13 +32,14 @@ from torch import nn
 from .._atomic import atomic_write_text
 from .._util import progress_bar
 from ..config.models import TrainConfig
+from ..config.schemes import ClassScheme
 from ..data.dataset import TileDataset
 from ..data.sampling import RandomWindowSampler
 from ..errors import ConfigError, LabelValueError, StorageError
-from ..models.file import ModelFile, sha256_file
+from ..models.file import ModelFile, Provenance, sha256_file
 from ..models.unet import UNetModel, cntk_bn_momentum
 from .checkpoint import Checkpoint, latest_valid, list_checkpoints, prune, save_checkpoint
-from .losses import centre, centre_error, weighted_centre_loss
+from .losses import crop_margin, error_counts, weighted_loss
 from .optim import CntkRmsProp
 from .sync_bn import convert_sync_batchnorm
 
@@ -92,19 +93,6 @@ def lr_for_epoch(config: TrainConfig, epoch: int) -> float:
             return stage.lr
         start += stage.epochs
     return config.lr_schedule[-1].lr
-
-
-class _LiveBackend:
-    """Predictor backend over a live torch model (for validation during training)."""
-
-    def __init__(self, model: UNetModel, device: torch.device) -> None:
-        self.model, self.device = model, device
-        self.config, self.scheme, self.input_scale = model.config, model.scheme, 1.0 / 256.0
-
-    def run(self, batch: np.ndarray, *, centred: bool = False) -> np.ndarray:
-        with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
-            return self.model.forward_full(x, centre=not centred).float().cpu().numpy()
 
 
 class Trainer:
@@ -234,10 +222,10 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
             scores = self.net(images)
-        loss = weighted_centre_loss(scores, centre(labels, m), self.weights)
+        loss = weighted_loss(scores, crop_margin(labels, m), self.weights)
         loss.backward()  # type: ignore[no-untyped-call]
         self.optimizer.step()
-        errors, pixels = centre_error(scores.detach(), centre(labels, m), self.scheme.nodata_class)
+        errors, pixels = error_counts(scores.detach(), crop_margin(labels, m), self.scheme.nodata_class)
         return float(loss.detach()), float(errors), float(pixels)
 
     def _batches(self, start: int, stop: int) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
@@ -354,20 +342,17 @@ class Trainer:
 
     def validate(self) -> dict[str, float]:
         """Pixel accuracy and mean true-label probability on the validation pairs (exact tiling)."""
+        from ..inference.backends import TorchBackend
         from ..inference.metrics import ConfusionAccumulator
         from ..inference.predictor import Predictor
 
         assert self.config.validation is not None
         self.model.eval()
         try:
-            predictor = Predictor(_LiveBackend(self.model, self.device))
+            predictor = Predictor(TorchBackend.from_module(self.model, self.device))
             acc = ConfusionAccumulator(self.scheme)
             for image, labels in self.config.validation.pairs:
-                report = predictor.evaluate_raster(image, labels, progress=False)
-                acc.matrix += np.asarray(report.confusion, dtype=np.int64)
-                if report.mean_true_probability is not None:
-                    acc.prob_sum += report.mean_true_probability * report.pixels
-                    acc.prob_pixels += report.pixels
+                acc.add_report(predictor.evaluate_raster(image, labels, progress=False))
             rep = acc.report()
             return {"accuracy": rep.accuracy, "mean_true_probability": rep.mean_true_probability or 0.0,
                     "mean_iou": rep.mean_iou}
@@ -395,20 +380,14 @@ class Trainer:
         if self.history:
             details["final_loss"] = f"{self.history[-1].loss:.6f}"
             details["final_metric"] = f"{self.history[-1].metric:.6f}"
-        mf = self.model.to_model_file()
-        from ..models.file import Provenance
-
-        mf = ModelFile(config=mf.config, scheme=mf.scheme, weights=mf.weights,
-                       provenance=Provenance("training", details))
+        mf = dataclasses.replace(self.model.to_model_file(), provenance=Provenance("training", details))
         path = mf.save(self.output_dir / "model.safetensors")
         self.model.train()
         log.info("wrote %s", path)
         return path
 
 
-def _model_scheme(dataset: TileDataset) -> Any:
-    from ..config.schemes import ClassScheme
-
+def _model_scheme(dataset: TileDataset) -> ClassScheme:
     scheme = dataset.scheme
     if scheme.same_classes(ClassScheme.tutorial()):
         return ClassScheme.tutorial()

@@ -1,0 +1,254 @@
+"""Where a raster prediction goes: small sinks that each take the predicted blocks and publish one kind of output.
+
+:meth:`~landcover_sdk.inference.Predictor.predict_raster` builds the sinks a call asks for (which
+checks their paths, before any pixel is computed), enters them, hands each predicted block to
+every sink, and leaves them: on success each publishes its output atomically, on failure none
+leaves anything under a final name.
+
+* :class:`ClassRaster` — a COG of class ids with the scheme's colour map and class names;
+* :class:`ProbabilityRaster` — a COG of per-class probabilities (uint8, softmax × 255);
+* :class:`Metrics` — the tutorial's evaluation, accumulated block by block (JSON report);
+* :class:`Pictures` — a decimated preview PNG and the NAIP | prediction | soft | truth figure.
+
+Softmax is computed only when a sink's :attr:`~Sink.needs_probabilities` asks for it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+from affine import Affine
+from rasterio.crs import CRS
+
+from .._atomic import check_output_path
+from ..config.schemes import ClassScheme
+from ..data.raster import GeoTiffWriter, class_tags
+from ..data.windows import PixelWindow
+from .metrics import ConfusionAccumulator, EvaluationReport
+from .reader import Block
+from .render import hard_labels, naip_rgb, save_comparison, save_png, soft_labels
+
+
+@dataclass
+class BlockPrediction:
+    """One predicted block, as the sinks receive it.
+
+    Attributes:
+        block: the block read (position, imagery, valid pixels, labels).
+        window: the block's pixels relative to the region's top-left corner.
+        classes: ``(h, w)`` class ids (no-data class where the input has no data).
+        probabilities: ``(classes, h, w)`` softmax, or ``None`` when no sink needs it.
+    """
+
+    block: Block
+    window: PixelWindow
+    classes: npt.NDArray[np.uint8]
+    probabilities: npt.NDArray[np.float32] | None
+
+
+class Sink(Protocol):
+    """An output of a raster prediction (a context manager: entering opens it, leaving publishes it)."""
+
+    #: Whether :meth:`add` needs :attr:`BlockPrediction.probabilities`.
+    needs_probabilities: bool
+    #: Whether :meth:`add` writes files (then it runs on the writer thread, overlapping the next block).
+    writes_files: bool
+
+    def __enter__(self) -> object:
+        """Open the output (temporary files only)."""
+        ...
+
+    def add(self, prediction: BlockPrediction) -> None:
+        """Take one predicted block."""
+        ...
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        """Publish the output on success; discard it on failure."""
+        ...
+
+
+@dataclass(frozen=True)
+class RasterGrid:
+    """The georeferencing every raster output of one call shares."""
+
+    width: int
+    height: int
+    crs: CRS | None
+    transform: Affine
+    inputs: tuple[str | Path, ...]
+
+    def writer(self, path: str | Path, *, count: int, nodata: float | None = None,
+               colormap: dict[int, tuple[int, int, int, int]] | None = None, tags: dict[str, str],
+               band_descriptions: list[str]) -> GeoTiffWriter:
+        """A uint8 COG writer on this grid (checks ``path`` now; creates nothing until entered).
+
+        Args:
+            path: final path of the COG.
+            count: bands.
+            nodata: the no-data value, if any.
+            colormap: colour map of band 1.
+            tags: GeoTIFF metadata tags.
+            band_descriptions: one description per band.
+        """
+        return GeoTiffWriter(path, width=self.width, height=self.height, count=count, dtype="uint8", crs=self.crs,
+                             transform=self.transform, nodata=nodata, colormap=colormap, tags=tags,
+                             band_descriptions=band_descriptions, inputs=self.inputs, blocksize=512)
+
+
+def prediction_tags(scheme: ClassScheme, mode: str) -> dict[str, str]:
+    """Metadata tags of a prediction raster: class names, scheme and mode."""
+    return {**class_tags(scheme.names, scheme.name), "LANDCOVER_MODE": mode}
+
+
+class _RasterSink:
+    writes_files = True
+
+    def __init__(self, writer: GeoTiffWriter) -> None:
+        self.writer = writer
+
+    def __enter__(self) -> _RasterSink:
+        self.writer.__enter__()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.writer.__exit__(exc_type, exc, tb)
+
+
+class ClassRaster(_RasterSink):
+    """Class ids (uint8) with the scheme's colour map, class names and the no-data class as nodata."""
+
+    needs_probabilities = False
+
+    def __init__(self, path: str | Path, grid: RasterGrid, scheme: ClassScheme, mode: str) -> None:
+        super().__init__(grid.writer(path, count=1, nodata=scheme.nodata_class, colormap=scheme.colormap,
+                                     tags=prediction_tags(scheme, mode), band_descriptions=["class"]))
+
+    def add(self, prediction: BlockPrediction) -> None:
+        """Write the block's class ids."""
+        self.writer.write(prediction.classes, prediction.window)
+
+
+class ProbabilityRaster(_RasterSink):
+    """One uint8 band per class: softmax × 255, 0 where the input has no data."""
+
+    needs_probabilities = True
+
+    def __init__(self, path: str | Path, grid: RasterGrid, scheme: ClassScheme, mode: str) -> None:
+        super().__init__(grid.writer(path, count=scheme.num_classes, tags=prediction_tags(scheme, mode),
+                                     band_descriptions=[f"p({n})" for n in scheme.names]))
+
+    def add(self, prediction: BlockPrediction) -> None:
+        """Write the block's probabilities."""
+        assert prediction.probabilities is not None
+        p8 = np.rint(prediction.probabilities * 255.0).astype(np.uint8)
+        p8[:, ~prediction.block.valid] = 0
+        self.writer.write(p8, prediction.window)
+
+
+class Metrics:
+    """The tutorial's evaluation (and more), streamed block by block; optionally saved as JSON."""
+
+    needs_probabilities = True
+    writes_files = False
+
+    def __init__(self, scheme: ClassScheme, report: str | Path | None = None, *,
+                 inputs: tuple[str | Path, ...] = ()) -> None:
+        self.path = check_output_path(report, inputs=inputs) if report is not None else None
+        self.accumulator = ConfusionAccumulator(scheme)
+        self.report: EvaluationReport | None = None
+
+    def __enter__(self) -> Metrics:
+        return self
+
+    def add(self, prediction: BlockPrediction) -> None:
+        """Count the block's pixels."""
+        labels = prediction.block.labels
+        assert labels is not None, "Metrics needs blocks read with labels"
+        self.accumulator.update(labels, prediction.classes, probabilities=prediction.probabilities)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.report = self.accumulator.report()
+            if self.path is not None:
+                self.report.save_json(self.path)
+
+
+class _Decimated:
+    """Decimated copies of a region for pictures: memory bounded by ``max_side``²."""
+
+    def __init__(self, region: PixelWindow, max_side: int = 1024) -> None:
+        self.step = max(1, math.ceil(max(region.height, region.width) / max_side))
+        self.shape = (math.ceil(region.height / self.step), math.ceil(region.width / self.step))
+        self.arrays: dict[str, npt.NDArray[Any]] = {}
+
+    def add(self, name: str, window: PixelWindow, array: npt.NDArray[Any]) -> None:
+        """Store the part of ``array`` (…, h, w) for ``window`` (region-relative) on the decimated grid."""
+        s = self.step
+        first_r, first_c = (-window.row) % s, (-window.col) % s
+        part = array[..., first_r::s, first_c::s]
+        dst = self.arrays.get(name)
+        if dst is None:
+            dst = self.arrays[name] = np.zeros((*array.shape[:-2], *self.shape), dtype=array.dtype)
+        rr, cc = (window.row + first_r) // s, (window.col + first_c) // s
+        dst[..., rr : rr + part.shape[-2], cc : cc + part.shape[-1]] = part
+
+
+class Pictures:
+    """A preview PNG of the hard labels and/or the comparison figure (NAIP | prediction | soft | truth).
+
+    Both are drawn from copies decimated to at most ``max_side`` pixels a side, so any region fits
+    in memory. The figure needs labels; with ``metrics`` its title gives the headline numbers.
+    """
+
+    writes_files = False
+
+    def __init__(self, scheme: ClassScheme, region: PixelWindow, *, preview: str | Path | None = None,
+                 figure: str | Path | None = None, metrics: Metrics | None = None, max_side: int = 1024,
+                 inputs: tuple[str | Path, ...] = ()) -> None:
+        self.scheme = scheme
+        self.preview = check_output_path(preview, inputs=inputs) if preview is not None else None
+        self.figure = check_output_path(figure, inputs=inputs) if figure is not None else None
+        self.needs_probabilities = figure is not None
+        self.metrics = metrics
+        self._copies = _Decimated(region, max_side)
+
+    def __enter__(self) -> Pictures:
+        return self
+
+    def add(self, prediction: BlockPrediction) -> None:
+        """Keep the decimated block."""
+        w = prediction.window
+        self._copies.add("classes", w, prediction.classes)
+        if self.figure is not None:
+            assert prediction.probabilities is not None and prediction.block.labels is not None
+            self._copies.add("rgb", w, prediction.block.imagery[:3])
+            self._copies.add("probs", w, prediction.probabilities)
+            self._copies.add("labels", w, prediction.block.labels)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is not None:
+            return
+        arrays = self._copies.arrays
+        if self.preview is not None:
+            save_png(hard_labels(arrays["classes"], self.scheme), self.preview)
+        if self.figure is not None:
+            panels = [("NAIP (RGB)", naip_rgb(arrays["rgb"])),
+                      ("prediction", hard_labels(arrays["classes"], self.scheme)),
+                      ("soft prediction", soft_labels(arrays["probs"], self.scheme)),
+                      ("truth", hard_labels(arrays["labels"], self.scheme))]
+            title = None
+            if self.metrics is not None:
+                ev = self.metrics.accumulator.report()
+                title = (f"pixel accuracy {ev.accuracy:.1%}, mean true-label probability "
+                         f"{(ev.mean_true_probability or 0):.1%}")
+            save_comparison(self.figure, panels, self.scheme, title=title)
