@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from ..inference.backends import load_model_file
 from ..models.cntk import import_cntk
-from ..models.file import ModelFile
 from ..models.onnx_export import build_onnx
 from ..models.spec import macs_per_window, trainable_count
 from ..storage import fetch_to_cache, get_storage
@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     exp.add_argument("--full", action="store_true", help="output every pixel's scores, not just each window's core")
     exp.set_defaults(handler=_export)
     info = msub.add_parser("info", help="print a model file's architecture, classes and provenance")
-    info.add_argument("model", help=".safetensors model file (path or storage URL)")
+    info.add_argument("model", help=".safetensors or .onnx model file (path or storage URL)")
     info.set_defaults(handler=_info)
 
 
@@ -48,14 +48,14 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    mf = ModelFile.load(_local(args.model))
+    mf = load_model_file(_local(args.model))
     _write(args.out, build_onnx(mf, full=args.full).SerializeToString())
     print(f"exported {args.model} -> {args.out}")
     return 0
 
 
 def _info(args: argparse.Namespace) -> int:
-    mf = ModelFile.load(_local(args.model))
+    mf = load_model_file(_local(args.model))
     print(json.dumps({
         "model_config": mf.config.to_dict(),
         "classes": mf.scheme.names,

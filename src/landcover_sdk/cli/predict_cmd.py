@@ -35,7 +35,7 @@ def _choices(field: str) -> list[str]:
 
 
 def _help(field: str) -> str:
-    return PredictConfig.model_fields[field].description or ""
+    return (PredictConfig.model_fields[field].description or "").replace("%", "%%")  # argparse formats help with %
 
 
 def _engine_args(p: argparse.ArgumentParser) -> None:

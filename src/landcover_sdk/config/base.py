@@ -27,7 +27,13 @@ _FIELD_FIRST = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*): ")
 
 
 def format_validation_error(exc: ValidationError, *, prefix: str = "", source: str = "") -> str:
-    """One readable message per pydantic error, each naming the dotted field path."""
+    """One readable message per pydantic error, each naming the dotted field path.
+
+    Args:
+        exc: the pydantic error.
+        prefix: dotted path prepended to every field (e.g. ``region``).
+        source: the file the data came from, prepended as ``<source>: ``.
+    """
     parts = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))

@@ -126,7 +126,13 @@ class Region(StrictModel):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "", prefix: str = "region") -> Region:
-        """Validate a mapping; errors are :class:`~landcover_sdk.ConfigError`s naming ``region.<field>``."""
+        """Validate a mapping; errors are :class:`~landcover_sdk.ConfigError`s naming ``region.<field>``.
+
+        Args:
+            data: the mapping (e.g. a job file's ``region:``).
+            source: the file it came from, named in errors.
+            prefix: the path errors name the fields under.
+        """
         return cls._validated(data, source=source, prefix=prefix)
 
     @classmethod

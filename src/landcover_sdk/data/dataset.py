@@ -39,7 +39,13 @@ LABEL_SUFFIX = "_LandCover.tif"
 
 @dataclass(frozen=True)
 class TilePair:
-    """An imagery file and its label file, named ``<name>_NAIP.tif`` / ``<name>_LandCover.tif``."""
+    """An imagery file and its label file, named ``<name>_NAIP.tif`` / ``<name>_LandCover.tif``.
+
+    Attributes:
+        name: the tile's name (``<name>_NAIP.tif``).
+        image: path or storage URL of the imagery.
+        label: path or storage URL of the labels.
+    """
 
     name: str
     image: str
@@ -48,7 +54,14 @@ class TilePair:
 
 @dataclass(frozen=True)
 class Tile:
-    """A validated tile pair: its header facts, label scheme and class histogram."""
+    """A validated tile pair: its header facts, label scheme and class histogram.
+
+    Attributes:
+        pair: the files.
+        info: the imagery's header.
+        scheme: the class scheme of its labels.
+        class_counts: pixels per class, when the labels were read.
+    """
 
     pair: TilePair
     info: RasterInfo
@@ -123,6 +136,24 @@ class TileDataset:
     ``cache="memory"`` each tile is read once and kept (the tutorial's behaviour); with
     ``"windowed"`` every read touches only the window on disk; ``"auto"`` keeps tiles up to
     ``cache_max_megapixels``.
+
+    Args:
+        pairs: ``TilePair`` objects or ``(image, label)`` paths / storage URLs.
+        bands: 1-based imagery bands to read, in the model's order.
+        scale: factor applied to uint8 imagery (the tutorial: 1/256).
+        class_scheme: ``"auto"``, a built-in scheme name or a :class:`~landcover_sdk.ClassScheme`.
+        cache: ``"memory"``, ``"windowed"`` or ``"auto"`` (see above).
+        cache_max_megapixels: the ``"auto"`` cache's limit per tile.
+        check_labels: read every label value up front and refuse codes outside the scheme.
+        label_suffix: label file-name ending, used to name pairs given as tuples.
+
+    Example:
+        >>> from landcover_sdk import TileDataset
+        >>> from landcover_sdk.data import RandomWindowSampler
+        >>> ds = TileDataset.from_folder("tiles")  # doctest: +SKIP
+        >>> image, labels = RandomWindowSampler(ds, seed=0).load_minibatch(0)  # doctest: +SKIP
+        >>> image.shape, labels.shape  # doctest: +SKIP
+        ((10, 4, 256, 256), (10, 256, 256))
     """
 
     def __init__(
@@ -168,7 +199,14 @@ class TileDataset:
         label_suffix: str = LABEL_SUFFIX,
         **kwargs: Any,
     ) -> TileDataset:
-        """Discover ``<name>_NAIP.tif`` + ``<name>_LandCover.tif`` pairs in a folder or storage URL."""
+        """Discover ``<name>_NAIP.tif`` + ``<name>_LandCover.tif`` pairs in a folder or storage URL.
+
+        Args:
+            root: a folder or a storage URL prefix.
+            image_suffix: what imagery file names end with.
+            label_suffix: what label file names end with.
+            **kwargs: the other :class:`TileDataset` arguments (``bands``, ``cache``, ...).
+        """
         pairs = discover_pairs(root, image_suffix=image_suffix, label_suffix=label_suffix)
         return cls(pairs, label_suffix=label_suffix, **kwargs)
 

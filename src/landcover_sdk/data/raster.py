@@ -74,13 +74,28 @@ def _exists(path: str | Path) -> bool:
 
 
 def _short(exc: BaseException) -> str:
+    # rasterio's "See previous exception" messages carry GDAL's own explanation as the cause
+    if "previous exception" in str(exc) and exc.__cause__ is not None:
+        exc = exc.__cause__
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:200]
 
 
 @dataclass(frozen=True)
 class RasterInfo:
-    """What a raster's header says: size, bands, data types, georeferencing and nodata."""
+    """What a raster's header says: size, bands, data types, georeferencing and nodata.
+
+    Attributes:
+        path: the raster's path or URL, as given.
+        width: columns.
+        height: rows.
+        count: bands.
+        dtypes: data type of each band.
+        crs: coordinate reference system, ``None`` without georeferencing.
+        transform: the geotransform (pixel to CRS coordinates).
+        nodata: the nodata value, if any.
+        tags: the dataset's metadata tags.
+    """
 
     path: str
     width: int
@@ -128,7 +143,13 @@ def info_of(ds: DatasetReader, path: str | Path) -> RasterInfo:
 
 
 def validate_image(info: RasterInfo, bands: Sequence[int], *, dtypes: Sequence[str] = ("uint8",)) -> None:
-    """Check that an imagery raster has the configured bands with an accepted data type."""
+    """Check that an imagery raster has the configured bands with an accepted data type.
+
+    Args:
+        info: the raster's header.
+        bands: 1-based bands that must exist.
+        dtypes: accepted data types of those bands.
+    """
     missing = [b for b in bands if not 1 <= b <= info.count]
     if missing:
         raise InvalidRasterError(
@@ -194,6 +215,14 @@ def read_window(
     Returns ``(bands, h, w)`` for a band list and ``(h, w)`` for a single band index. Only the
     window is read from disk. A window that does not overlap the raster at all raises
     :class:`~landcover_sdk.WindowError`.
+
+    Args:
+        ds: an open rasterio dataset.
+        window: the pixels to read; may extend past the raster.
+        bands: a 1-based band list, or one band index.
+        pad_mode: how pixels outside the raster are filled (``numpy.pad`` modes).
+        fill: the value for ``pad_mode="constant"``.
+        source: the name errors use (default: the dataset's name).
     """
     h, w = ds.height, ds.width
     inner = window.intersect(h, w)
@@ -226,6 +255,12 @@ def valid_mask(
     mask (an internal mask band, or an alpha band that is *not* one of the input bands) says so.
     GDAL reports the 4th band of a 4-band uint8 RGB-photometric GeoTIFF as alpha; for NAIP that
     band is near-infrared, so an alpha flag on an input band is ignored.
+
+    Args:
+        ds: the open dataset.
+        window: the window, inside the raster.
+        data: its pixels ``(bands, h, w)``, already read.
+        bands: the 1-based bands ``data`` holds.
     """
     flags = ds.mask_flag_enums
     valid = np.ones(data.shape[-2:], dtype=bool)
@@ -243,7 +278,14 @@ def valid_mask(
 
 def pad_array(array: npt.NDArray[Any], pads: tuple[tuple[int, int], tuple[int, int]], mode: PadMode,
               fill: float = 0) -> npt.NDArray[Any]:
-    """Pad the last two axes of ``array`` by ``pads`` using ``mode``."""
+    """Pad the last two axes of ``array`` by ``pads`` using ``mode``.
+
+    Args:
+        array: ``(..., h, w)``.
+        pads: ``((top, bottom), (left, right))`` pixels.
+        mode: a ``numpy.pad`` mode.
+        fill: the value for ``mode="constant"``.
+    """
     full = tuple([(0, 0)] * (array.ndim - 2)) + pads
     if mode == "constant":
         return np.pad(array, full, mode="constant", constant_values=fill)
@@ -251,7 +293,13 @@ def pad_array(array: npt.NDArray[Any], pads: tuple[tuple[int, int], tuple[int, i
 
 
 def iter_blocks(height: int, width: int, block: int = 1024) -> Iterator[PixelWindow]:
-    """Windows of at most ``block`` × ``block`` covering a raster, row-major."""
+    """Windows of at most ``block`` × ``block`` covering a raster, row-major.
+
+    Args:
+        height: rows to cover.
+        width: columns to cover.
+        block: the largest block side.
+    """
     for r in range(0, height, block):
         for c in range(0, width, block):
             yield PixelWindow(r, c, min(block, height - r), min(block, width - c))
@@ -307,7 +355,14 @@ def code_histogram(path: str | Path, *, block: int = 2048) -> dict[int, int]:
 
 # ---------------------------------------------------------------------------- geodesy
 def latlon_to_pixel(lat: float, lon: float, crs: CRS | str, transform: Affine) -> tuple[float, float]:
-    """Fractional ``(row, col)`` of a WGS84 latitude/longitude in a raster's CRS and grid."""
+    """Fractional ``(row, col)`` of a WGS84 latitude/longitude in a raster's CRS and grid.
+
+    Args:
+        lat: WGS84 latitude.
+        lon: WGS84 longitude.
+        crs: the raster's CRS.
+        transform: the raster's geotransform.
+    """
     if not (-90.0 <= lat <= 90.0) or not (-180.0 <= lon <= 180.0) or not (math.isfinite(lat) and math.isfinite(lon)):
         raise CoordinateError(f"latitude {lat}, longitude {lon}: not a valid WGS84 coordinate")
     tr = Transformer.from_crs("EPSG:4326", CRS.from_user_input(crs), always_xy=True)
@@ -317,7 +372,14 @@ def latlon_to_pixel(lat: float, lon: float, crs: CRS | str, transform: Affine) -
 
 
 def pixel_to_latlon(row: float, col: float, crs: CRS | str, transform: Affine) -> tuple[float, float]:
-    """WGS84 ``(lat, lon)`` of a fractional pixel position."""
+    """WGS84 ``(lat, lon)`` of a fractional pixel position.
+
+    Args:
+        row: fractional pixel row.
+        col: fractional pixel column.
+        crs: the raster's CRS.
+        transform: the raster's geotransform.
+    """
     x, y = transform @ (col, row)
     tr = Transformer.from_crs(CRS.from_user_input(crs), "EPSG:4326", always_xy=True)
     lon, lat = tr.transform(x, y)
@@ -364,6 +426,24 @@ class GeoTiffWriter:
     Pixels go to a hidden, tiled staging GeoTIFF beside the target. On a clean exit the staging
     file gets its overviews and is copied into a Cloud-Optimised GeoTIFF (or kept as a tiled
     GeoTIFF), then renamed to the final name; on an error every temporary file is deleted.
+
+    Args:
+        path: the final path (checked now: its folder must exist and it must not be an input).
+        width: columns.
+        height: rows.
+        count: bands.
+        dtype: numpy/GDAL data type name, e.g. ``"uint8"``.
+        crs: coordinate reference system (``None``: not georeferenced).
+        transform: geotransform of pixel (0, 0).
+        nodata: nodata value to record.
+        colormap: colour table of band 1 (``{value: (r, g, b, a)}``).
+        tags: dataset metadata tags.
+        band_descriptions: one description per band.
+        cog: publish as a Cloud-Optimised GeoTIFF (else a tiled GeoTIFF).
+        compress: GDAL compression.
+        blocksize: internal tile side.
+        overview_resampling: resampling of the overviews (``nearest`` keeps class ids).
+        inputs: paths the output must not overwrite.
     """
 
     def __init__(
@@ -482,7 +562,20 @@ def write_raster(
     cog: bool = True,
     blocksize: int = 512,
 ) -> Path:
-    """Write a whole in-memory array as a GeoTIFF/COG, atomically (see :class:`GeoTiffWriter`)."""
+    """Write a whole in-memory array as a GeoTIFF/COG, atomically (see :class:`GeoTiffWriter`).
+
+    Args:
+        path: the final path.
+        array: ``(bands, h, w)`` or ``(h, w)`` pixels.
+        crs: coordinate reference system.
+        transform: geotransform of pixel (0, 0).
+        nodata: nodata value to record.
+        colormap: colour table of band 1.
+        tags: dataset metadata tags.
+        band_descriptions: one description per band.
+        cog: publish as a Cloud-Optimised GeoTIFF.
+        blocksize: internal tile side.
+    """
     data = array if array.ndim == 3 else array[None]
     with GeoTiffWriter(
         path,

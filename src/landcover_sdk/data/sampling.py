@@ -34,6 +34,13 @@ def shard_tiles(
     Tiles (in sorted order) are divided into ``world_size`` contiguous, nearly equal parts
     (``numpy.array_split``), each cut to ``max_per_worker`` tiles; with more workers than tiles
     each worker draws 2 tiles at random (seeded by ``seed`` and ``rank``).
+
+    Args:
+        n_tiles: tiles in the dataset.
+        rank: this worker.
+        world_size: workers in all.
+        max_per_worker: the most tiles one worker takes (``None``: its whole share).
+        seed: seed of the random draw when workers outnumber tiles.
     """
     if n_tiles <= 0:
         raise EmptyDatasetError("no tiles to shard")
@@ -56,6 +63,20 @@ class RandomWindowSampler:
     ``minibatches_per_image`` minibatches, then from the next tile of this worker's shard. A
     candidate window is kept when classes ``rare_classes`` (tutorial: water and barren) cover more
     than ``rare_fraction`` of it, otherwise with probability ``keep_probability``.
+
+    Args:
+        dataset: the tiles.
+        window: side of each window.
+        minibatch_size: windows per minibatch, over all workers.
+        minibatches_per_image: minibatches drawn from one tile before the next.
+        rare_classes: classes whose presence keeps a window.
+        rare_fraction: share of rare classes above which a window is always kept.
+        keep_probability: chance of keeping any other window.
+        seed: the sampler's seed.
+        rank: this worker.
+        world_size: workers in all.
+        max_tiles_per_worker: tiles per worker (see :func:`shard_tiles`).
+        max_tries: candidate windows tried per kept window before giving up.
     """
 
     def __init__(

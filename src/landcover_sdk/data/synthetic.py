@@ -53,7 +53,13 @@ _SPECTRA: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 @dataclass(frozen=True)
 class Scene:
     """One generated scene: ``image`` (4, H, W) uint8, ``labels`` (H, W) uint8 tutorial classes,
-    ``detail`` (H, W) uint8 Chesapeake-style codes (1-6, 15 for no data)."""
+    ``detail`` (H, W) uint8 Chesapeake-style codes (1-6, 15 for no data).
+
+    Attributes:
+        image: ``(4, H, W)`` uint8 imagery.
+        labels: ``(H, W)`` uint8 tutorial classes.
+        detail: ``(H, W)`` uint8 Chesapeake-style codes.
+    """
 
     image: npt.NDArray[np.uint8]
     labels: npt.NDArray[np.uint8]
@@ -102,7 +108,13 @@ def _box_blur(img: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 
 
 def generate_scene(size: int | tuple[int, int], seed: int, *, nodata_border: bool = True) -> Scene:
-    """Generate one scene of ``size`` (side, or (height, width)) pixels, deterministic by ``seed``."""
+    """Generate one scene of ``size`` (side, or (height, width)) pixels, deterministic by ``seed``.
+
+    Args:
+        size: side, or ``(height, width)``, in pixels.
+        seed: makes the scene reproducible.
+        nodata_border: leave a strip of no-data pixels along one edge.
+    """
     h, w = (size, size) if isinstance(size, int) else size
     h, w = check_size(h, "height"), check_size(w, "width")
     rng = np.random.default_rng([seed, 0x1A9D])
@@ -222,7 +234,17 @@ def tile_transform(
     index: int, size: int, *, lat: float = TUTORIAL_LAT, lon: float = TUTORIAL_LON, crs: str = DEFAULT_CRS,
     columns: int = 4, resolution: float = 1.0,
 ) -> Affine:
-    """Geotransform of synthetic tile ``index``: tile 0 centred on (lat, lon), others on a grid."""
+    """Geotransform of synthetic tile ``index``: tile 0 centred on (lat, lon), others on a grid.
+
+    Args:
+        index: the tile's number.
+        size: tile side in pixels.
+        lat: latitude of tile 0's centre.
+        lon: longitude of tile 0's centre.
+        crs: the tiles' CRS (metres).
+        columns: tiles per row of the grid.
+        resolution: pixel size in metres.
+    """
     x, y = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon, lat)
     half = size * resolution / 2
     x0, y0 = round(x - half), round(y + half)
@@ -246,6 +268,17 @@ def write_scenes(
 
     ``label_codes="chesapeake"`` writes raw Chesapeake codes (5 buildings, 6 roads, 15 no data)
     instead of the tutorial's classes, to exercise the grouping. Returns the pairs written.
+
+    Args:
+        out_dir: the folder (created if needed).
+        tiles: number of pairs.
+        size: tile side in pixels.
+        seed: makes the scenes reproducible.
+        label_codes: ``"tutorial"`` classes or raw ``"chesapeake"`` codes.
+        prefix: file-name prefix.
+        crs: the tiles' CRS.
+        lat: latitude of tile 0's centre.
+        lon: longitude of tile 0's centre.
     """
     tiles = check_size(tiles, "tiles")
     size = check_size(size, "size")
@@ -287,6 +320,15 @@ def write_large_pair(
 
     Blocks are independent scenes, so features do not continue across block edges; meant for
     benchmarks and whole-raster tests, where size matters more than continuity.
+
+    Args:
+        out_dir: the folder.
+        name: the pair's name (``<name>_NAIP.tif``).
+        size: side in pixels.
+        seed: makes the scene reproducible.
+        block: side of the blocks generated and written at once.
+        crs: the raster's CRS.
+        labels: also write the label raster.
     """
     from .raster import GeoTiffWriter
     from .windows import PixelWindow

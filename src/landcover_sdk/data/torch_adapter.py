@@ -18,6 +18,11 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
     Returns ``(image float32 (bands, w, w), label int64 (w, w))`` tensors. Because samples are a
     pure function of their index, any ``DataLoader`` worker count gives the same data.
+
+    Args:
+        sampler: the window source.
+        length: items in the dataset.
+        start: index of the first window.
     """
 
     def __init__(self, sampler: RandomWindowSampler, length: int, *, start: int = 0) -> None:

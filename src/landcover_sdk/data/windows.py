@@ -38,7 +38,14 @@ def check_size(value: object, name: str) -> int:
 
 @dataclass(frozen=True, order=True)
 class PixelWindow:
-    """A rectangle of pixels: top row, left column, height and width (may extend past a raster)."""
+    """A rectangle of pixels: top row, left column, height and width (may extend past a raster).
+
+    Attributes:
+        row: top row.
+        col: left column.
+        height: rows.
+        width: columns.
+    """
 
     row: int
     col: int
@@ -87,7 +94,14 @@ class PixelWindow:
 
 
 def require_inside(window: PixelWindow, height: int, width: int, source: str) -> None:
-    """Raise :class:`WindowError` naming ``source`` if ``window`` is not inside the raster."""
+    """Raise :class:`WindowError` naming ``source`` if ``window`` is not inside the raster.
+
+    Args:
+        window: the window to check.
+        height: the raster's rows.
+        width: the raster's columns.
+        source: the raster's name, for the message.
+    """
     check_size(window.height, "window height")
     check_size(window.width, "window width")
     if not window.inside(height, width):
@@ -99,7 +113,13 @@ def require_inside(window: PixelWindow, height: int, width: int, source: str) ->
 
 @dataclass(frozen=True)
 class GridCell:
-    """One cell of a tiling grid: the pixels it outputs and the window it reads."""
+    """One cell of a tiling grid: the pixels it outputs and the window it reads.
+
+    Attributes:
+        index: position in the grid, row-major.
+        out: the pixels the cell outputs.
+        read: the window it reads (``out``'s core square grown by the margin).
+    """
 
     index: int
     out: PixelWindow
@@ -119,6 +139,13 @@ def grid_cells(
     Each cell reads a square of side ``core + 2 * margin`` centred on its core square; cells on
     the last row/column output only the part of their core inside the area. ``origin`` shifts
     every window (used to tile a region of interest inside a larger raster).
+
+    Args:
+        height: rows of the area.
+        width: columns of the area.
+        core: side of each cell's output square.
+        margin: context read around each core.
+        origin: ``(row, col)`` added to every window.
     """
     height = check_size(height, "height")
     width = check_size(width, "width")
@@ -138,5 +165,11 @@ def grid_cells(
 
 
 def count_cells(height: int, width: int, core: int) -> int:
-    """Number of cells :func:`grid_cells` yields."""
+    """Number of cells :func:`grid_cells` yields.
+
+    Args:
+        height: rows of the area.
+        width: columns of the area.
+        core: cell side.
+    """
     return math.ceil(height / core) * math.ceil(width / core)

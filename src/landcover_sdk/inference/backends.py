@@ -60,6 +60,11 @@ class OnnxBackend:
     Two graphs can be needed — with the network's own per-window mean subtraction (exact mode)
     and without it (fast mode subtracts a mean field itself) — and each session is built once,
     by :meth:`prepare` or on first use.
+
+    Args:
+        mf: the model file.
+        threads: compute threads (default: every CPU).
+        memory_arena: keep ONNX Runtime's CPU memory arena (faster; more memory with big windows).
     """
 
     def __init__(self, mf: ModelFile, *, threads: int | None = None, memory_arena: bool = True) -> None:
@@ -106,6 +111,11 @@ class TorchBackend:
 
     Build it from a model file (``TorchBackend(mf)``) or around a live model, e.g. one being
     trained (:meth:`from_module`).
+
+    Args:
+        mf: the model file.
+        threads: torch CPU threads (default: torch's choice).
+        device: torch device, e.g. ``"cpu"`` or ``"cuda"``.
     """
 
     def __init__(self, mf: ModelFile, *, threads: int | None = None, device: str = "cpu") -> None:
@@ -119,7 +129,13 @@ class TorchBackend:
 
     @classmethod
     def from_module(cls, model: UNetModel, device: Any = "cpu", *, input_scale: float = 1.0 / 256.0) -> TorchBackend:
-        """A backend over a live model, used as it is (its train/eval state is the caller's)."""
+        """A backend over a live model, used as it is (its train/eval state is the caller's).
+
+        Args:
+            model: the network (e.g. the one a :class:`~landcover_sdk.Trainer` is training).
+            device: the device its parameters are on.
+            input_scale: factor applied to uint8 imagery (the tutorial: 1/256).
+        """
         backend = cls.__new__(cls)
         backend._init(model, device, input_scale)
         return backend

@@ -52,7 +52,14 @@ class ConfusionAccumulator:
         probabilities: npt.NDArray[np.floating[Any]] | None = None,
     ) -> None:
         """Add one block: class-id ``labels`` (H, W) and either ``predictions`` (H, W),
-        ``scores`` (C, H, W) or ``probabilities`` (C, H, W)."""
+        ``scores`` (C, H, W) or ``probabilities`` (C, H, W).
+
+        Args:
+            labels: ``(H, W)`` class ids.
+            predictions: ``(H, W)`` predicted class ids.
+            scores: ``(C, H, W)`` network scores (softmax is applied).
+            probabilities: ``(C, H, W)`` class probabilities (also give the true-label probability).
+        """
         n = self.scheme.num_classes
         labels = np.asarray(labels)
         if probabilities is None and scores is not None:
@@ -105,7 +112,18 @@ class ConfusionAccumulator:
 
 @dataclass(frozen=True)
 class ClassMetrics:
-    """Per-class counts and scores."""
+    """Per-class counts and scores.
+
+    Attributes:
+        id: class id.
+        name: class name.
+        pixels: pixels labelled with this class.
+        predicted: pixels predicted as this class.
+        precision: share of the predicted pixels that are right (``None`` if none predicted).
+        recall: share of the labelled pixels found (``None`` if none labelled).
+        f1: harmonic mean of precision and recall.
+        iou: intersection over union.
+    """
 
     id: int
     name: str
@@ -119,7 +137,18 @@ class ClassMetrics:
 
 @dataclass(frozen=True)
 class EvaluationReport:
-    """Pixel accuracy, mean true-label probability, confusion matrix and per-class metrics."""
+    """Pixel accuracy, mean true-label probability, confusion matrix and per-class metrics.
+
+    Attributes:
+        accuracy: share of counted pixels whose predicted class is the label (the tutorial's number).
+        mean_true_probability: mean softmax probability of the true label (the tutorial's other number).
+        mean_iou: mean IoU over the classes present in the labels (no data excluded).
+        pixels: pixels counted (no-data labels excluded).
+        confusion: confusion matrix, rows = label, columns = prediction.
+        classes: per-class metrics.
+        scheme: the class scheme's name.
+        ignored_class: the class left out (no data), if any.
+    """
 
     accuracy: float
     mean_true_probability: float | None
@@ -133,7 +162,15 @@ class EvaluationReport:
     @classmethod
     def from_matrix(cls, matrix: npt.NDArray[np.int64], scheme: ClassScheme, prob_sum: float, prob_pixels: int,
                     *, ignore_nodata: bool = True) -> EvaluationReport:
-        """Derive every metric from a confusion matrix (rows: label, columns: prediction)."""
+        """Derive every metric from a confusion matrix (rows: label, columns: prediction).
+
+        Args:
+            matrix: ``(C, C)`` counts, rows = label, columns = prediction.
+            scheme: the class scheme.
+            prob_sum: sum of the true-label probabilities.
+            prob_pixels: pixels in ``prob_sum``.
+            ignore_nodata: leave the no-data class out of the mean IoU.
+        """
         total = int(matrix.sum())
         correct = int(np.trace(matrix))
         per_class = []
@@ -207,6 +244,12 @@ def evaluate(
 
     ``predictions_or_scores`` is either class ids ``(H, W)`` or scores ``(C, H, W)`` (softmax is
     applied to get the true-label probability).
+
+    Args:
+        labels: ``(H, W)`` class ids.
+        predictions_or_scores: class ids ``(H, W)`` or scores ``(C, H, W)``.
+        scheme: the class scheme (default: the tutorial's).
+        ignore_nodata: leave pixels labelled no data out of every count.
     """
     scheme = scheme or ClassScheme.tutorial()
     acc = ConfusionAccumulator(scheme, ignore_nodata=ignore_nodata)

@@ -76,7 +76,15 @@ class Sink(Protocol):
 
 @dataclass(frozen=True)
 class RasterGrid:
-    """The georeferencing every raster output of one call shares."""
+    """The georeferencing every raster output of one call shares.
+
+    Attributes:
+        width: columns of the region.
+        height: rows of the region.
+        crs: the source's CRS.
+        transform: the region's geotransform.
+        inputs: paths no output may overwrite.
+    """
 
     width: int
     height: int
@@ -123,7 +131,14 @@ class _RasterSink:
 
 
 class ClassRaster(_RasterSink):
-    """Class ids (uint8) with the scheme's colour map, class names and the no-data class as nodata."""
+    """Class ids (uint8) with the scheme's colour map, class names and the no-data class as nodata.
+
+    Args:
+        path: the COG to write.
+        grid: its georeferencing.
+        scheme: the class scheme (colours, names, no-data class).
+        mode: the prediction mode, recorded in the metadata.
+    """
 
     needs_probabilities = False
 
@@ -137,7 +152,14 @@ class ClassRaster(_RasterSink):
 
 
 class ProbabilityRaster(_RasterSink):
-    """One uint8 band per class: softmax × 255, 0 where the input has no data."""
+    """One uint8 band per class: softmax × 255, 0 where the input has no data.
+
+    Args:
+        path: the COG to write.
+        grid: its georeferencing.
+        scheme: the class scheme (band names).
+        mode: the prediction mode, recorded in the metadata.
+    """
 
     needs_probabilities = True
 
@@ -154,7 +176,13 @@ class ProbabilityRaster(_RasterSink):
 
 
 class Metrics:
-    """The tutorial's evaluation (and more), streamed block by block; optionally saved as JSON."""
+    """The tutorial's evaluation (and more), streamed block by block; optionally saved as JSON.
+
+    Args:
+        scheme: the class scheme.
+        report: a JSON file to write the report to.
+        inputs: paths the report must not overwrite.
+    """
 
     needs_probabilities = True
     writes_files = False
@@ -207,6 +235,15 @@ class Pictures:
 
     Both are drawn from copies decimated to at most ``max_side`` pixels a side, so any region fits
     in memory. The figure needs labels; with ``metrics`` its title gives the headline numbers.
+
+    Args:
+        scheme: the class scheme (colours, legend).
+        region: the predicted region (raster pixels).
+        preview: PNG of the hard labels.
+        figure: PNG of the comparison figure.
+        metrics: the evaluation, for the figure's title.
+        max_side: the pictures' largest side in pixels.
+        inputs: paths the pictures must not overwrite.
     """
 
     writes_files = False

@@ -47,7 +47,13 @@ class Block:
 
 
 def pad_mode(mode: PadMode, height: int, width: int) -> PadMode:
-    """``mode`` for a ``height`` × ``width`` raster (reflection needs two pixels; one can only be extended)."""
+    """``mode`` for a ``height`` × ``width`` raster (reflection needs two pixels; one can only be extended).
+
+    Args:
+        mode: the configured pad mode.
+        height: the raster's rows.
+        width: the raster's columns.
+    """
     if mode in ("reflect", "symmetric") and min(height, width) < 2:
         return "edge"
     return mode

@@ -59,7 +59,14 @@ def soft_labels(probabilities: npt.NDArray[np.floating[Any]], scheme: ClassSchem
 
 def overlay(rgb: RGBArray, classes: npt.NDArray[np.integer[Any]], scheme: ClassScheme | None = None,
             *, alpha: float = 0.45) -> RGBArray:
-    """Class colours laid over imagery with opacity ``alpha`` (no-data pixels left as imagery)."""
+    """Class colours laid over imagery with opacity ``alpha`` (no-data pixels left as imagery).
+
+    Args:
+        rgb: ``(H, W, 3)`` imagery.
+        classes: ``(H, W)`` class ids.
+        scheme: the class scheme (default: the tutorial's).
+        alpha: opacity of the class colours.
+    """
     scheme = scheme or ClassScheme.tutorial()
     colours = hard_labels(classes, scheme).astype(np.float32)
     base = np.asarray(rgb, dtype=np.float32)
@@ -91,7 +98,14 @@ def comparison_figure(
     title: str | None = None,
     max_panel: int = 512,
 ) -> Image.Image:
-    """Panels side by side with captions and a class legend (the tutorial's sample-output picture)."""
+    """Panels side by side with captions and a class legend (the tutorial's sample-output picture).
+
+    Args:
+        panels: ``(caption, (H, W, 3) image)`` pairs.
+        scheme: the class scheme of the legend (default: the tutorial's).
+        title: a line above the panels.
+        max_panel: the largest panel side in pixels (panels are scaled down to it).
+    """
     scheme = scheme or ClassScheme.tutorial()
     if not panels:
         raise DataError("no panels to draw")
@@ -124,7 +138,14 @@ def comparison_figure(
 
 def save_comparison(path: str | Path, panels: Sequence[tuple[str, RGBArray]], scheme: ClassScheme | None = None,
                     *, title: str | None = None) -> Path:
-    """Draw :func:`comparison_figure` and write it as PNG, atomically."""
+    """Draw :func:`comparison_figure` and write it as PNG, atomically.
+
+    Args:
+        path: the PNG to write.
+        panels: ``(caption, image)`` pairs.
+        scheme: the class scheme of the legend.
+        title: a line above the panels.
+    """
     fig = comparison_figure(panels, scheme, title=title)
     with atomic_output(path) as tmp:
         fig.save(tmp, format="PNG")

@@ -159,6 +159,11 @@ class Tiling:
         exact mode; only the context beyond the 256×256 window differs. The field is extended by
         its edge values into the margins. ``padded`` is the area with :attr:`input_margin`
         pixels around it.
+
+        Args:
+            padded: ``(bands, H, W)`` scaled imagery of the area with its margins.
+            height: rows of the area.
+            width: columns of the area.
         """
         ec, mm, w = self.model_core, self.model_margin, self.model_window
         bands = list(self.mean_bands)

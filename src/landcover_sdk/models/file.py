@@ -62,7 +62,16 @@ def sha256_file(path: str | Path) -> str:
 
 @dataclass(frozen=True)
 class ModelFile:
-    """Weights (float32, by spec name) plus architecture, classes, input scaling and provenance."""
+    """Weights (float32, by spec name) plus architecture, classes, input scaling and provenance.
+
+    Attributes:
+        config: the architecture.
+        scheme: the output classes.
+        weights: float32 tensors by parameter name (see :func:`~landcover_sdk.models.parameter_shapes`).
+        provenance: where the weights came from (import, training, ...).
+        input_scale: factor applied to uint8 imagery (the tutorial: 1/256).
+        band_order: the input bands' meaning, in order.
+    """
 
     config: ModelConfig
     scheme: ClassScheme

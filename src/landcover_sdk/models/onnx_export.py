@@ -137,7 +137,13 @@ def build_onnx(mf: ModelFile, *, full: bool = False, subtract_mean: bool = True)
 
 
 def save_onnx(mf: ModelFile, path: str | Path, *, full: bool = False) -> Path:
-    """Write the ONNX model of ``mf`` to ``path`` atomically."""
+    """Write the ONNX model of ``mf`` to ``path`` atomically.
+
+    Args:
+        mf: the model file.
+        path: the ``.onnx`` file to write.
+        full: output every pixel's scores instead of each window's core.
+    """
     return atomic_write_bytes(path, build_onnx(mf, full=full).SerializeToString())
 
 

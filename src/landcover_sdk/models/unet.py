@@ -76,6 +76,12 @@ class UNetModel(nn.Module):
     Build one fresh (``UNetModel(config)``), from a model file (:meth:`load`), or from a CNTK
     model of the tutorial (:meth:`from_cntk`); save with :meth:`save`, export with
     :meth:`export_onnx`.
+
+    Args:
+        config: the architecture (default: the tutorial's).
+        scheme: the output classes (default: the tutorial's five).
+        init: initialise the weights as the tutorial did.
+        seed: seed of that initialisation.
     """
 
     mean_mask: Tensor

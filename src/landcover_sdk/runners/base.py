@@ -21,7 +21,15 @@ JobState = Literal["succeeded", "failed"]
 
 @dataclass(frozen=True)
 class TaskPlan:
-    """One task of a job: ``index`` of ``count``, on ``nodes`` nodes × ``processes_per_node``."""
+    """One task of a job: ``index`` of ``count``, on ``nodes`` nodes × ``processes_per_node``.
+
+    Attributes:
+        id: the task id (``train``, ``predict-000``, ``evaluate``).
+        index: this task's number.
+        count: tasks in the job.
+        nodes: nodes the task spans (multi-node training).
+        processes_per_node: training processes on each node.
+    """
 
     id: str
     index: int
@@ -68,7 +76,15 @@ def check_inputs(spec: JobSpec) -> None:
 
 @dataclass
 class TaskResult:
-    """How one task ended."""
+    """How one task ended.
+
+    Attributes:
+        id: the task id.
+        exit_code: the process's exit code (``None`` if it never ended, e.g. timed out).
+        state: ``succeeded`` or ``failed``.
+        error: the last error line, when it failed.
+        log_path: where its output was saved.
+    """
 
     id: str
     exit_code: int | None
@@ -79,7 +95,16 @@ class TaskResult:
 
 @dataclass
 class JobResult:
-    """How a job ended: its state, each task's exit code, the output URLs and the duration."""
+    """How a job ended: its state, each task's exit code, the output URLs and the duration.
+
+    Attributes:
+        job_id: the job's id.
+        state: ``succeeded`` or ``failed``.
+        tasks: each task's result.
+        outputs: the output URLs found under the job's outputs.
+        duration_s: wall-clock seconds.
+        runner: the runner's kind.
+    """
 
     job_id: str
     state: JobState

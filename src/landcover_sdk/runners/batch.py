@@ -42,7 +42,13 @@ TERMINAL_TASK_STATE = "completed"
 
 @dataclass
 class BatchRequest:
-    """One Batch REST call: method, path (under the account endpoint) and JSON body."""
+    """One Batch REST call: method, path (under the account endpoint) and JSON body.
+
+    Attributes:
+        method: HTTP method.
+        path: path under the account endpoint.
+        body: the JSON body.
+    """
 
     method: str
     path: str
@@ -55,7 +61,16 @@ class BatchRequest:
 
 @dataclass
 class BatchPlan:
-    """Everything a submission sends, in order (what ``dry_run`` returns)."""
+    """Everything a submission sends, in order (what ``dry_run`` returns).
+
+    Attributes:
+        job_id: the Batch job id.
+        pool_id: the pool it runs on.
+        spec_url: where the resolved job file is uploaded.
+        pool: the pool creation request.
+        job: the job creation request.
+        tasks: the task creation requests.
+    """
 
     job_id: str
     pool_id: str
@@ -90,6 +105,15 @@ class BatchAIRunner:
     ``config.azure`` (``batch_account_url`` + ``batch_account_name`` + ``batch_account_key``
     for shared key, or ``DefaultAzureCredential``). ``client_options`` go to ``BatchClient``
     (azure-core pipeline options such as ``retry_total`` or ``retry_backoff_factor``).
+
+    Args:
+        config: pool, image, accounts (default: a ``RunnerConfig`` of kind ``azure-batch``);
+            empty credentials are filled from the environment.
+        client: an existing ``BatchClient`` (tests, or your own authentication).
+        dry_run: build request bodies, never a client; :meth:`plan` and :meth:`describe` only.
+        teardown: delete the job (and a pool it created) after :meth:`run`.
+        storage: the Blob storage used for job files and outputs (default: from ``config.azure``).
+        **client_options: passed to ``BatchClient``.
     """
 
     name = "azure-batch"
@@ -363,6 +387,12 @@ class BatchAIRunner:
 
         With ``stream_logs`` the new lines of each running task's ``stdout.txt`` are logged as they
         appear (ranged downloads), prefixed with ``[task id]``.
+
+        Args:
+            job_id: the job.
+            timeout_s: give up after this many seconds (default: never).
+            progress: show a progress bar on a terminal.
+            stream_logs: log the tasks' new stdout lines as they appear.
         """
         t0 = time.perf_counter()
         state = self._load(job_id)
@@ -474,7 +504,13 @@ class BatchAIRunner:
         return {"job_id": job_id, "state": str(getattr(job.state, "value", job.state)), "tasks": tasks}
 
     def logs(self, job_id: str, task_id: str, name: str = "stdout.txt") -> str:
-        """A task's ``stdout.txt`` / ``stderr.txt`` (secrets masked)."""
+        """A task's ``stdout.txt`` / ``stderr.txt`` (secrets masked).
+
+        Args:
+            job_id: the job.
+            task_id: the task.
+            name: ``stdout.txt`` or ``stderr.txt``.
+        """
         chunks = self._call(f"download {name} of {task_id}",
                             lambda: b"".join(self.client.download_task_file(job_id, task_id, name)))
         return redact(chunks.decode("utf-8", "replace"))

@@ -31,6 +31,12 @@ class LocalRunner:
     that many processes on this machine (gloo on CPU). Each task's output lines are logged with a
     ``[task]`` prefix (torchrun adds ``[rank]``) and saved under ``work_dir/<job>/logs``. Inputs are
     checked before anything runs; storage credentials reach the tasks through the environment.
+
+    Args:
+        work_dir: where job state, logs and results go.
+        env: extra environment variables of the tasks (e.g. credentials; never written to files).
+        python: the interpreter that runs the tasks.
+        progress: let tasks draw progress bars.
     """
 
     name = "local"
@@ -60,7 +66,13 @@ class LocalRunner:
                           for t in plan_tasks(spec)]}
 
     def command(self, task: TaskPlan, spec_path: Path, task_dir: Path) -> list[str]:
-        """The command line that runs ``task``."""
+        """The command line that runs ``task``.
+
+        Args:
+            task: the task.
+            spec_path: the resolved job file.
+            task_dir: the task's working folder.
+        """
         tail = [*task.worker_args(str(spec_path)), "--work-dir", str(task_dir)]
         if not self.progress:
             tail.append("--no-progress")

@@ -63,7 +63,13 @@ def stage_folder(url: str, dest: Path) -> Path:
 
 
 def upload_folder(folder: Path, spec: JobSpec, under: str = "") -> list[str]:
-    """Upload every file below ``folder`` to the job's outputs; returns the URLs."""
+    """Upload every file below ``folder`` to the job's outputs; returns the URLs.
+
+    Args:
+        folder: the local folder.
+        spec: the job (its ``outputs`` URL).
+        under: a sub-path under the outputs.
+    """
     urls = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
         rel = path.relative_to(folder).as_posix()
@@ -85,7 +91,14 @@ def _parse_task(task: str) -> tuple[int, int]:
 
 
 def execute(spec: JobSpec, task: str, work_dir: Path, *, progress: bool = False) -> list[str]:
-    """Run task ``task`` ("INDEX/COUNT") of ``spec`` here; returns the output URLs it wrote."""
+    """Run task ``task`` ("INDEX/COUNT") of ``spec`` here; returns the output URLs it wrote.
+
+    Args:
+        spec: the job.
+        task: ``INDEX/COUNT`` of this task.
+        work_dir: this node's working folder (staged inputs, checkpoints).
+        progress: show progress bars.
+    """
     index, count = _parse_task(task)
     work_dir.mkdir(parents=True, exist_ok=True)
     if spec.kind == "train":

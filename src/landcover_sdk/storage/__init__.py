@@ -44,7 +44,13 @@ def gdal_path_for(url: str) -> str:
 
 
 def discover_remote_pairs(url: str, *, image_suffix: str, label_suffix: str) -> list[tuple[str, str, str]]:
-    """``(name, image URL, label URL)`` for every tile pair under a storage URL prefix."""
+    """``(name, image URL, label URL)`` for every tile pair under a storage URL prefix.
+
+    Args:
+        url: the storage URL prefix.
+        image_suffix: what imagery object names end with.
+        label_suffix: what label object names end with.
+    """
     store = get_storage(url)
     prefix = url if url.endswith("/") else url + "/"
     store.check_container(prefix)

@@ -71,6 +71,11 @@ class AzureBlobStorage:
     account alone → ``DefaultAzureCredential`` (managed identity, Azure CLI, environment).
     ``credentials`` defaults to :meth:`AzureCredentials.from_env`. ``client_options`` go to
     ``BlobServiceClient`` (e.g. ``retry_total``, ``max_block_size``, ``max_single_put_size``).
+
+    Args:
+        credentials: how to authenticate (default: from the environment).
+        max_concurrency: parallel block transfers per upload or download.
+        **client_options: passed to ``BlobServiceClient``.
     """
 
     scheme = SCHEME

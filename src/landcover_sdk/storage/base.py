@@ -28,6 +28,11 @@ class StorageURL:
     """A parsed storage URL: ``scheme://bucket/key`` (``bucket`` is the container for ``az``).
 
     Plain paths and ``file://`` URLs have scheme ``file``, an empty bucket and the path as key.
+
+    Attributes:
+        scheme: ``file``, ``az``, or a plugin's scheme.
+        bucket: the container (empty for local paths).
+        key: the path inside the container, or the local path.
     """
 
     scheme: str

@@ -33,7 +33,17 @@ FORMAT = "landcover-sdk-checkpoint/1"
 
 @dataclass
 class Checkpoint:
-    """Everything needed to continue a run exactly where it stopped."""
+    """Everything needed to continue a run exactly where it stopped.
+
+    Attributes:
+        epoch: epochs completed.
+        step: minibatches completed.
+        model_state: the network's tensors.
+        optimizer_state: the optimizer's state.
+        model_config: the architecture.
+        rng_state: torch's random generator state.
+        extra: anything else the trainer keeps (history, sampler position).
+    """
 
     epoch: int  # epochs completed
     step: int  # minibatches completed (global)

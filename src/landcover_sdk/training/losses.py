@@ -20,6 +20,11 @@ def weighted_loss(scores: Tensor, labels: Tensor, weights: Tensor) -> Tensor:
     ``scores`` (N, C, h, w) are the network's core outputs, ``labels`` (N, h, w) class ids.
     As in the tutorial, pixels of weight 0 (no data) add nothing but still count in the mean
     (CNTK's ``reduce_mean`` over the 128×128 core).
+
+    Args:
+        scores: ``(N, C, h, w)`` core scores.
+        labels: ``(N, h, w)`` class ids.
+        weights: ``(C,)`` class weights.
     """
     per_pixel = F.cross_entropy(scores.float(), labels, weight=weights, reduction="none")
     return per_pixel.mean()
@@ -29,6 +34,11 @@ def error_counts(scores: Tensor, labels: Tensor, nodata_class: int | None = 0) -
     """The tutorial's metric: classification error minus the no-data share, as ``(errors, pixels)`` sums.
 
     Returned as sums so that they aggregate exactly across minibatches and ranks.
+
+    Args:
+        scores: ``(N, C, h, w)`` core scores.
+        labels: ``(N, h, w)`` class ids.
+        nodata_class: the class whose pixels count as neither right nor wrong.
     """
     wrong = (scores.argmax(dim=1) != labels).sum()
     if nodata_class is not None:

@@ -27,7 +27,19 @@ FLOOR = 1e-6
 
 
 class CntkRmsProp(torch.optim.Optimizer):
-    """CNTK 2.x RMSProp (see module docstring). ``lr`` is the learning rate per minibatch."""
+    """CNTK 2.x RMSProp (see module docstring). ``lr`` is the learning rate per minibatch.
+
+    Args:
+        params: the parameters (or parameter groups).
+        lr: learning rate per minibatch.
+        gamma: decay of the running mean of squared gradients.
+        inc: step-multiplier growth while a gradient's sign is stable.
+        dec: step-multiplier shrink when it flips.
+        max: largest step multiplier.
+        min: smallest step multiplier.
+        l2: L2 regularisation weight.
+        need_ave_multiplier: CNTK's average-multiplier correction (on in the tutorial).
+    """
 
     def __init__(
         self,

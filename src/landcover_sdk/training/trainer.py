@@ -50,7 +50,17 @@ StepCallback = Callable[["Trainer", int], None]
 
 @dataclass
 class EpochStats:
-    """What one epoch did, in the tutorial's log shape."""
+    """What one epoch did, in the tutorial's log shape.
+
+    Attributes:
+        epoch: the epoch's number (1-based).
+        loss: mean training loss.
+        metric: the tutorial's metric (error minus the no-data share).
+        samples: windows trained on.
+        seconds: wall-clock seconds.
+        lr: learning rate per minibatch.
+        validation: validation metrics, when validation ran.
+    """
 
     epoch: int
     loss: float
@@ -77,7 +87,14 @@ class EpochStats:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """Where the run wrote its outputs and how its epochs went."""
+    """Where the run wrote its outputs and how its epochs went.
+
+    Attributes:
+        model_path: the final ``model.safetensors`` (``None`` on ranks other than 0).
+        output_dir: the run's folder.
+        epochs: every epoch's statistics, resumed ones included.
+        resumed_from: the checkpoint the run resumed from.
+    """
 
     model_path: Path | None
     output_dir: Path
@@ -101,6 +118,18 @@ class Trainer:
     Under ``torchrun`` (or ``landcover train --nproc N``) every process builds a Trainer; ranks
     come from the environment, the process group is created here (gloo on CPU, NCCL on GPUs),
     BatchNorm statistics are synchronised across ranks and only rank 0 writes files.
+
+    Args:
+        config: the run (data, model, recipe, outputs).
+        dataset: the tiles (default: built from ``config.data``).
+        callbacks: called after every minibatch with the step's statistics.
+
+    Example:
+        >>> from landcover_sdk import Trainer, TrainConfig, load_config
+        >>> config = load_config("quick.yaml", TrainConfig)  # doctest: +SKIP
+        >>> result = Trainer(config).fit()  # doctest: +SKIP
+        >>> result.model_path  # doctest: +SKIP
+        PosixPath('runs/quick/model.safetensors')
     """
 
     def __init__(
@@ -265,7 +294,13 @@ class Trainer:
 
     # ------------------------------------------------------------------ run
     def fit(self, *, resume: bool = False, epochs: int | None = None, progress: bool = True) -> TrainResult:
-        """Train for ``epochs`` (default ``config.epochs``) epochs in total, resuming if asked."""
+        """Train for ``epochs`` (default ``config.epochs``) epochs in total, resuming if asked.
+
+        Args:
+            resume: continue from the newest valid checkpoint in the output folder.
+            epochs: total epochs (default: ``config.epochs``).
+            progress: show a progress bar on a terminal.
+        """
         total_epochs = epochs or self.config.epochs
         existing = list_checkpoints(self.checkpoint_dir)
         if resume:

@@ -47,7 +47,13 @@ class Shape:
 
 @dataclass(frozen=True)
 class Axis:
-    """A CNTK axis descriptor."""
+    """A CNTK axis descriptor.
+
+    Attributes:
+        static_index: the axis's static index.
+        name: its name.
+        ordered_dynamic: whether it is an ordered dynamic axis.
+    """
 
     static_index: int
     name: str
@@ -56,7 +62,13 @@ class Axis:
 
 @dataclass(frozen=True)
 class NDArray:
-    """A stored tensor: CNTK data type code, stored shape and flat values."""
+    """A stored tensor: CNTK data type code, stored shape and flat values.
+
+    Attributes:
+        data_type: CNTK's data type code.
+        shape: the stored (column-major) shape.
+        values: the flat values.
+    """
 
     data_type: int
     shape: Shape
@@ -163,7 +175,13 @@ def decode_ndarray(buf: memoryview, base: int) -> NDArray:
 
 
 def decode_value(buf: memoryview, base: int, depth: int) -> Any:
-    """Decode a ``DictionaryValue``."""
+    """Decode a ``DictionaryValue``.
+
+    Args:
+        buf: the message bytes.
+        base: offset of ``buf`` in the file, for error messages.
+        depth: nesting depth (bounded against hostile files).
+    """
     _need(depth <= MAX_DEPTH, f"nesting deeper than {MAX_DEPTH} at byte {base}")
     value: Any = None
     for f in iter_fields(buf, base):
@@ -203,7 +221,13 @@ def decode_value(buf: memoryview, base: int, depth: int) -> Any:
 
 
 def decode_dictionary(buf: memoryview, base: int = 0, depth: int = 0) -> dict[str, Any]:
-    """Decode a ``Dictionary`` message into a ``dict``."""
+    """Decode a ``Dictionary`` message into a ``dict``.
+
+    Args:
+        buf: the message bytes.
+        base: offset of ``buf`` in the file, for error messages.
+        depth: nesting depth (bounded against hostile files).
+    """
     _need(depth <= MAX_DEPTH, f"nesting deeper than {MAX_DEPTH} at byte {base}")
     out: dict[str, Any] = {}
     for f in iter_fields(buf, base):

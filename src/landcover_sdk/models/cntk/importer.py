@@ -479,7 +479,13 @@ def _model_file(model: dict[str, Any], source: str, scheme: ClassScheme | None,
 
 
 def import_cntk_bytes(data: bytes, *, source: str = "<bytes>", scheme: ClassScheme | None = None) -> ModelFile:
-    """Import CNTK model bytes as a :class:`ModelFile`."""
+    """Import CNTK model bytes as a :class:`ModelFile`.
+
+    Args:
+        data: the ``.model`` file's bytes.
+        source: the name errors use.
+        scheme: the class scheme of the outputs (default: the tutorial's).
+    """
     return _model_file(decode_bytes(data, source=source), source, scheme, {})
 
 

@@ -22,7 +22,14 @@ class WireError(ValueError):
 
 @dataclass(frozen=True)
 class Field:
-    """One decoded field: number, wire type, and value (int for scalars, memoryview for LEN)."""
+    """One decoded field: number, wire type, and value (int for scalars, memoryview for LEN).
+
+    Attributes:
+        number: the field number.
+        wire_type: protobuf wire type.
+        value: an int for scalars, a memoryview for length-delimited fields.
+        offset: where the field starts in the file.
+    """
 
     number: int
     wire_type: int
@@ -44,7 +51,13 @@ class Field:
 
 
 def read_varint(buf: memoryview, pos: int, base: int = 0) -> tuple[int, int]:
-    """Decode a varint at ``pos``; return ``(value, next_pos)``."""
+    """Decode a varint at ``pos``; return ``(value, next_pos)``.
+
+    Args:
+        buf: the bytes.
+        pos: where the varint starts.
+        base: offset of ``buf`` in the file, for error messages.
+    """
     result = 0
     shift = 0
     end = len(buf)
