@@ -120,3 +120,21 @@ def test_the_main_entry_points_carry_an_example(name: str) -> None:
     if name in TORCH_NAMES:
         pytest.importorskip("torch")
     assert "Example:" in (inspect.getdoc(getattr(landcover_sdk, name)) or "")
+
+
+def test_translated_third_party_errors_keep_their_cause(tmp_path: Path) -> None:
+    from rasterio.errors import RasterioIOError
+
+    from landcover_sdk import InvalidRasterError, ModelFile, ModelFormatError
+    from landcover_sdk.data import read_info
+
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"II*\x00" + b"\x00" * 64)
+    with pytest.raises(InvalidRasterError, match=r"bad\.tif: not a readable raster") as raster_err:
+        read_info(bad)
+    assert isinstance(raster_err.value.__cause__, RasterioIOError)
+    model = tmp_path / "m.safetensors"
+    model.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")
+    with pytest.raises(ModelFormatError, match="header is not JSON") as model_err:
+        ModelFile.load(model)
+    assert model_err.value.__cause__ is not None

@@ -86,6 +86,15 @@ def test_sampled_windows_never_leave_the_raster(ds: TileDataset, window: int, se
     assert smp.window.inside(t.height, t.width) and smp.window.height == window
 
 
+def test_subset_shares_validation_and_memory(ds: TileDataset) -> None:
+    ds.read(2, PixelWindow(0, 0, 8, 8))
+    held_out = ds.subset([2])
+    assert len(held_out) == 1 and held_out.pairs == [ds.pairs[2]] and held_out.scheme == ds.scheme
+    a, b = held_out.read(0, PixelWindow(5, 6, 16, 16)), ds.read(2, PixelWindow(5, 6, 16, 16))
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert [p.name for p in ds.subset([1, 0]).pairs] == [ds.pairs[1].name, ds.pairs[0].name]
+
+
 def test_torch_adapter(ds: TileDataset) -> None:
     torch = pytest.importorskip("torch")
     from torch.utils.data import DataLoader

@@ -58,12 +58,28 @@ def test_jobspec_yaml_round_trip_and_tasks(tmp_path: Path) -> None:
         ({"name": "Bad Name"}, "name"),
         ({"chunks": 2}, "only for predict jobs"),
         ({"surprise": 1}, "surprise: unknown key"),
+        ({"kind": "predict", "inputs": {"model": "m", "images": ["a"]},
+          "resources": {"gpus_per_node": 1, "require_gpu": True}}, "only training runs on GPUs"),
+        ({"region": {"center_lat": 37.0, "center_lon": -78.6}}, "region: only for predict and evaluate"),
+        ({"kind": "evaluate", "inputs": {"model": "m", "image": "i", "labels": "l"},
+          "region": {"centre_lat": 37.0}}, r"region\.centre_lat: unknown key"),
+        ({"kind": "predict", "inputs": {"model": "m", "images": ["a"]}, "strip_rows": 64,
+          "region": {"window": [0, 0, 10, 10]}}, "strip_rows predicts whole images"),
     ],
 )
 def test_impossible_jobspecs_are_rejected(changes: dict[str, Any], message: str) -> None:
     base: dict[str, Any] = {"name": "j", "kind": "train", "inputs": {"data": "d"}, "outputs": "o"}
     with pytest.raises(ConfigError, match=message):
         JobSpec.from_dict({**base, **changes})
+
+
+def test_require_gpu_trains_on_cuda_or_fails() -> None:
+    spec = JobSpec(name="g", kind="train", config=TINY_TRAIN, inputs={"data": "d"}, outputs="o",
+                   resources={"gpus_per_node": 1, "require_gpu": True})
+    cfg = spec.train_config(data_root="/staged", output_dir="/out")
+    assert cfg.device == "cuda" and cfg.data.root == "/staged" and cfg.output_dir == "/out"
+    assert JobSpec(name="c", kind="train", config=TINY_TRAIN, inputs={"data": "d"}, outputs="o").train_config(
+        data_root="/staged", output_dir="/out").device == "auto"
 
 
 def test_missing_inputs_detected_before_anything_runs(tmp_path: Path) -> None:
@@ -121,6 +137,19 @@ def test_local_prediction_job_with_data_in_azurite(blob_store: Any, azurite: Any
     # no credential ever lands in the job file the runner wrote
     job_file = next((tmp_path / "jobs").glob("*/job.yaml")).read_text()
     assert azurite.connection_string not in job_file and "AccountKey" not in job_file
+
+
+def test_local_prediction_job_writes_probabilities_for_a_region(small_model: Path, tmp_path: Path) -> None:
+    pairs = write_scenes(tmp_path / "tiles", tiles=1, size=256, seed=4)
+    spec = JobSpec.from_dict({"name": "probs", "kind": "predict", "config": {"probabilities": True, "mode": "fast"},
+                              "inputs": {"model": str(small_model), "images": [pairs[0].image]},
+                              "outputs": str(tmp_path / "out"), "region": {"window": [10, 20, 100, 120]}})
+    result = LocalRunner(tmp_path / "jobs").run(spec)
+    assert result.ok, result.to_json()
+    names = sorted(Path(u).name for u in result.outputs)
+    assert names == ["synth_000_classes.tif", "synth_000_probabilities.tif"]
+    with rasterio.open(tmp_path / "out" / "synth_000_probabilities.tif") as ds:
+        assert ds.count == 5 and ds.shape == (100, 120) and ds.tags()["LANDCOVER_MODE"] == "fast"
 
 
 def test_local_failing_task_reports_exit_code_and_error(small_model: Path, tmp_path: Path) -> None:

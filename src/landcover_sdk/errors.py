@@ -2,7 +2,27 @@
 
 Every error the library raises on purpose derives from :class:`LandcoverError`, so an
 application can catch one type. Each message names what is at fault: the file, band,
-field or coordinate.
+field or coordinate. Where a third-party error (rasterio, ONNX Runtime, safetensors, the OS) is
+translated, it is kept as ``__cause__``; errors from Azure and from configuration validation
+are not chained, because their text can carry credentials.
+
+The tree (built-in bases in brackets)::
+
+    LandcoverError
+    ├── ConfigError [ValueError]          a configuration value, file or field (names the field path)
+    ├── InvalidRasterError                unreadable or truncated raster, wrong bands or dtype
+    │   ├── RasterMismatchError           imagery and labels disagree (CRS, transform, size, georeferencing)
+    │   ├── LabelValueError               label codes outside the class scheme
+    │   └── MissingPartnerError           an image without labels or labels without an image
+    ├── EmptyDatasetError                 no usable tile pairs
+    ├── WindowError [ValueError]          a window or size outside a raster
+    │   └── CoordinateError               a coordinate outside a raster or its margin
+    ├── ModelFormatError                  a malformed model file, or another architecture
+    ├── StorageError                      a storage URL or operation
+    ├── RunnerError                       an impossible or failed job
+    └── DataError [ValueError]            array input (shape, dtype, NaN)
+
+``landcover_sdk.WindowError`` is not ``rasterio.errors.WindowError``; it never wraps it.
 """
 
 from __future__ import annotations

@@ -265,7 +265,10 @@ class TileDataset:
         return self.scheme.num_classes
 
     def subset(self, indices: Sequence[int]) -> TileDataset:
-        """A dataset over some of this dataset's tiles (no re-validation)."""
+        """A dataset over some of this dataset's tiles, e.g. a hold-out split (validated once, not again).
+
+        Tiles already held in memory are shared, not copied.
+        """
         new = object.__new__(TileDataset)
         new.__dict__.update(self.__dict__)
         new.pairs = [self.pairs[i] for i in indices]
@@ -353,8 +356,4 @@ class TileDataset:
         """``(image float32 (bands, h, w) * scale, label int64 (h, w))`` of a window."""
         img, lab = self.read_raw(index, window)
         return (img.astype(np.float32) * np.float32(self.scale)), lab.astype(np.int64)
-
-    def open_image(self, index: int) -> Any:
-        """Open tile ``index``'s imagery (context manager yielding a rasterio dataset)."""
-        return open_raster(self.tiles[index].pair.image)
 

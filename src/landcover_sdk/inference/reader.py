@@ -86,14 +86,12 @@ def read_blocks(src: str | Path, info: RasterInfo, region: RasterRegion, tiling:
     def read(out: PixelWindow) -> Block:
         ds = dataset()
         data = read_window(ds, tiling.read_window(out), bands=bands, pad_mode=mode, source=str(src))
-        block = Block(out, data, np.ones((out.height, out.width), dtype=bool), tiling.input_margin)
-        block.valid = valid_mask(ds, out, block.imagery, bands)
+        m = tiling.input_margin
+        valid = valid_mask(ds, out, data[:, m : m + out.height, m : m + out.width], bands)
         outside = region.outside(info, out)
         if outside is not None:
-            block.valid &= ~outside
-        if labels is not None:
-            block.labels = labels.read_labels(0, out)
-        return block
+            valid &= ~outside
+        return Block(out, data, valid, m, labels.read_labels(0, out) if labels is not None else None)
 
     # rasterio handles belong to the thread that opened them: the reader thread opens and closes its own.
     with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="lc-read") as pool:

@@ -151,7 +151,7 @@ class ModelFile:
         try:
             tensors = load(data)
         except (SafetensorError, ValueError, OverflowError) as exc:
-            raise ModelFormatError(f"{source}: not a valid safetensors file ({exc})") from None
+            raise ModelFormatError(f"{source}: not a valid safetensors file ({exc})") from exc
         if meta.get("format") != FORMAT or meta.get("architecture") != ARCHITECTURE:
             raise ModelFormatError(
                 f"{source}: not a landcover-sdk model (format={meta.get('format')!r}, "
@@ -168,7 +168,7 @@ class ModelFile:
         except ValidationError as exc:
             raise ModelFormatError(f"{source}: bad metadata: {format_validation_error(exc)}") from None
         except ValueError as exc:
-            raise ModelFormatError(f"{source}: bad metadata ({exc})") from None
+            raise ModelFormatError(f"{source}: bad metadata ({exc})") from exc
         if not (0 < scale < 1):
             raise ModelFormatError(f"{source}: input_scale {scale} is not in (0, 1)")
         weights = {k: np.asarray(v) for k, v in tensors.items()}
@@ -191,7 +191,7 @@ class ModelFile:
         except FileNotFoundError:
             raise ModelFormatError(f"{p}: model file not found") from None
         except OSError as exc:
-            raise ModelFormatError(f"{p}: cannot read model file ({exc.strerror})") from None
+            raise ModelFormatError(f"{p}: cannot read model file ({exc.strerror})") from exc
         return cls.from_bytes(data, source=str(p))
 
 
@@ -204,8 +204,8 @@ def _read_metadata(data: bytes, source: str) -> dict[str, str]:
         raise ModelFormatError(f"{source}: not a safetensors file (header length {n} exceeds file)")
     try:
         header: Any = json.loads(data[8 : 8 + n])
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ModelFormatError(f"{source}: not a safetensors file (header is not JSON)") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFormatError(f"{source}: not a safetensors file (header is not JSON)") from exc
     if not isinstance(header, dict):
         raise ModelFormatError(f"{source}: not a safetensors file (header is not an object)")
     meta = header.get("__metadata__") or {}

@@ -161,7 +161,7 @@ def load_onnx_model_file(path: str | Path) -> ModelFile:
     try:
         model = onnx.load_from_string(data)
     except Exception as exc:  # onnx raises DecodeError and others for malformed bytes
-        raise ModelFormatError(f"{p}: not a valid ONNX model ({type(exc).__name__})") from None
+        raise ModelFormatError(f"{p}: not a valid ONNX model ({type(exc).__name__})") from exc
     meta = {prop.key: prop.value for prop in model.metadata_props}
     if meta.get("format") != FORMAT or meta.get("architecture") != ARCHITECTURE:
         raise ModelFormatError(f"{p}: ONNX model was not written by landcover-sdk (no class scheme metadata)")
@@ -172,7 +172,7 @@ def load_onnx_model_file(path: str | Path) -> ModelFile:
         bands = tuple(json.loads(meta["band_order"]))
         scale = float(meta["input_scale"])
     except (KeyError, ValueError) as exc:
-        raise ModelFormatError(f"{p}: bad landcover-sdk metadata in ONNX model ({exc})") from None
+        raise ModelFormatError(f"{p}: bad landcover-sdk metadata in ONNX model ({exc})") from exc
     names = set(parameter_shapes(config))
     weights = {i.name: numpy_helper.to_array(i).astype(np.float32) for i in model.graph.initializer
                if i.name in names}

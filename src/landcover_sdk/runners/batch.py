@@ -556,6 +556,7 @@ class BatchAIRunner:
             detail = getattr(code, "code", None) or getattr(exc, "reason", "") or ""
             message = getattr(code, "message", None) or str(exc).splitlines()[0]
             text = f"Azure Batch: {what} failed: HTTP {exc.status_code} {detail}: {message}"
+            # no chained cause: only the redacted text may leave (Azure errors can echo credentials)
             raise RunnerError(redact(text)) from None
         except AzureError as exc:
             raise RunnerError(redact(f"Azure Batch: {what} failed: {type(exc).__name__}: {exc}")) from None

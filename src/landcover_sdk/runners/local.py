@@ -128,7 +128,7 @@ class LocalRunner:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                                     start_new_session=True)
         except OSError as exc:
-            raise RunnerError(f"cannot start {cmd[0]}: {exc.strerror}") from None
+            raise RunnerError(f"cannot start {cmd[0]}: {exc.strerror}") from exc
         last_error: list[str] = []
 
         def pump() -> None:

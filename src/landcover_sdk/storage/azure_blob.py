@@ -225,6 +225,7 @@ class AzureBlobStorage:
         try:
             yield
         except AzureError as exc:
+            # no chained cause: Azure's exception text can hold request URLs with SAS signatures
             raise self._error(url, exc, action) from None
 
     # ------------------------------------------------------------------ protocol

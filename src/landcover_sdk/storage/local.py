@@ -43,7 +43,7 @@ class LocalStorage:
         except FileNotFoundError:
             raise StorageError(f"{url}: file not found") from None
         except OSError as exc:
-            raise StorageError(f"{url}: cannot read ({exc.strerror})") from None
+            raise StorageError(f"{url}: cannot read ({exc.strerror})") from exc
 
     def write_bytes(self, url: str, data: bytes) -> None:
         """Write ``data`` atomically (temporary name, then rename)."""
@@ -123,4 +123,4 @@ def _make_parents(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StorageError(f"{path}: cannot create folder {path.parent} ({exc.strerror})") from None
+        raise StorageError(f"{path}: cannot create folder {path.parent} ({exc.strerror})") from exc

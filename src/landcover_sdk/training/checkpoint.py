@@ -107,7 +107,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
         n = int.from_bytes(data[:8], "little")
         meta = json.loads(data[8 : 8 + n]).get("__metadata__") or {}
     except (OSError, SafetensorError, ValueError) as exc:
-        raise ModelFormatError(f"{path}: unreadable checkpoint ({exc})") from None
+        raise ModelFormatError(f"{path}: unreadable checkpoint ({exc})") from exc
     if meta.get("format") != FORMAT:
         raise ModelFormatError(f"{path}: not a landcover-sdk checkpoint")
     if _payload_digest(tensors) != meta.get("payload_sha256"):
@@ -132,7 +132,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
             extra=json.loads(meta.get("extra", "{}")),
         )
     except (KeyError, ValueError) as exc:
-        raise ModelFormatError(f"{path}: malformed checkpoint metadata ({exc})") from None
+        raise ModelFormatError(f"{path}: malformed checkpoint metadata ({exc})") from exc
 
 
 def list_checkpoints(folder: Path) -> list[Path]:

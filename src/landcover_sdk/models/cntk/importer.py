@@ -390,7 +390,7 @@ def map_graph(model: dict[str, Any], source: str) -> tuple[ModelConfig, dict[str
             bn_eps=eps_values.pop(),
         )
     except ValueError as exc:
-        raise ModelFormatError(f"{source}: architecture outside the supported range ({exc})") from None
+        raise ModelFormatError(f"{source}: architecture outside the supported range ({exc})") from exc
 
     for s, st in enumerate(stages):
         for b, (conv1, _, _, _) in enumerate(st):
@@ -458,7 +458,7 @@ def decode_bytes(data: bytes, *, source: str = "<bytes>") -> dict[str, Any]:
     try:
         return decode_model_bytes(data)
     except WireError as exc:
-        raise ModelFormatError(f"{source}: not a valid CNTK model file ({exc})") from None
+        raise ModelFormatError(f"{source}: not a valid CNTK model file ({exc})") from exc
     except RecursionError:
         raise ModelFormatError(f"{source}: not a valid CNTK model file (nesting too deep)") from None
 
