@@ -54,7 +54,14 @@ dist-check: dist
 	build/wheel-venv/bin/python -c "import importlib.util, landcover_sdk; from landcover_sdk import Predictor; \
 	assert importlib.util.find_spec('torch') is None, 'torch must not be a core dependency'; \
 	print('wheel OK:', landcover_sdk.__version__)"
+	# the built-in model on a shipped real sample, from the wheel alone (no torch, no network, no checkout)
+	cd build && wheel-venv/bin/landcover -q model list > /dev/null && \
+	wheel-venv/bin/landcover -q predict builtin:tutorial-250epochs \
+	  "$$(wheel-venv/bin/python -c 'from landcover_sdk import samples; print(samples.chesapeake_2014_pairs()[0].image)')" \
+	  wheel-classes.tif --no-progress && test -s wheel-classes.tif
+	test $$(stat -c %s dist/*.whl) -lt 10000000 || { echo "wheel over 10 MB"; exit 1; }
 	tar -tzf dist/*.tar.gz | grep -q "src/landcover_sdk/py.typed"
+	tar -tzf dist/*.tar.gz | grep -q "src/landcover_sdk/resources/models/tutorial-250epochs.safetensors"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/data.py

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ..inference.backends import load_model_file
+from ..models.builtin import BUILTIN_MODELS, resolve_model
 from ..models.cntk import import_cntk
 from ..models.onnx_export import build_onnx
 from ..models.spec import macs_per_window, trainable_count
@@ -14,7 +15,7 @@ from ..storage import fetch_to_cache, get_storage
 
 
 def _local(path: str) -> Path:
-    return fetch_to_cache(path)
+    return fetch_to_cache(str(resolve_model(path)))
 
 
 def _write(dest: str, data: bytes) -> None:
@@ -35,8 +36,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     exp.add_argument("--full", action="store_true", help="output every pixel's scores, not just each window's core")
     exp.set_defaults(handler=_export)
     info = msub.add_parser("info", help="print a model file's architecture, classes and provenance")
-    info.add_argument("model", help=".safetensors or .onnx model file (path or storage URL)")
+    info.add_argument("model", help=".safetensors or .onnx model file (path, storage URL or builtin:NAME)")
     info.set_defaults(handler=_info)
+    lst = msub.add_parser("list", help="the built-in models (builtin:NAME works wherever a model path does)")
+    lst.set_defaults(handler=_list)
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -66,4 +69,14 @@ def _info(args: argparse.Namespace) -> int:
         "gmac_per_window": round(macs_per_window(mf.config) / 1e9, 3),
         "provenance": {"source": mf.provenance.source, **mf.provenance.details},
     }, indent=2))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    for m in BUILTIN_MODELS.values():
+        print(m.url)
+        for label, value in (("what", m.description), ("classes", m.classes), ("trained on", m.training_data),
+                             ("licence", f"{m.licence}; text: {m.licence_path}"), ("source", m.citation),
+                             ("measured", m.accuracy)):
+            print(f"  {label + ':':<12} {value}")
     return 0

@@ -192,7 +192,8 @@ class TrainConfig(StrictModel):
     checkpoint_every_steps: PositiveInt | None = Field(
         default=None, description="also checkpoint every N minibatches (besides every epoch)")
     init_from: str | None = Field(
-        default=None, description="a model file to start from (fine-tuning) instead of fresh weights")
+        default=None, description="a model to start from (fine-tuning) instead of fresh weights: a .safetensors "
+                                  "or CNTK .model file, or builtin:tutorial-250epochs")
     validation: ValidationConfig | None = Field(
         default=None, description="optional per-epoch validation on held-out pairs")
     precision: Literal["fp32", "bf16", "fp16"] = Field(

@@ -18,10 +18,18 @@ Example:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol
 
-from pydantic import Field, PositiveInt, field_validator, model_validator
+from pydantic import (
+    Field,
+    PositiveInt,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from ..errors import ConfigError
 from .base import StrictModel
@@ -69,27 +77,35 @@ class Region(StrictModel):
         default=1024, description="side in pixels of the square around center_lat/center_lon, a multiple of 128 "
                                   "(the tutorial: 1024, i.e. 1 km² of 1 m NAIP)")
 
+    @model_serializer(mode="wrap")
+    def _only_what_is_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Written out (job files, JSON) a region keeps only the way it is named, so it reads back the same.
+        data: dict[str, Any] = handler(self)
+        keep = {k: v for k, v in data.items() if v is not None}
+        if self.center_lat is None:
+            keep.pop("region_size", None)
+        return keep
+
     @field_validator("geometry", mode="before")
     @classmethod
     def _geojson(cls, value: Any) -> Any:
         import shapely
         import shapely.geometry
 
-        if isinstance(value, shapely.Geometry):
-            if value.is_empty:
-                raise ValueError("empty geometry")
-            return dict(shapely.geometry.mapping(value))
-        if value is not None:
+        if value is None:
+            return None
+        if not isinstance(value, shapely.Geometry):
             if not isinstance(value, Mapping):
                 raise ValueError(f"expected a GeoJSON mapping or a shapely geometry, got {type(value).__name__}")
             try:
-                geom = shapely.geometry.shape(value)
+                value = shapely.geometry.shape(value)
             except Exception as exc:  # shapely raises several types for malformed GeoJSON
                 raise ValueError(f"not a GeoJSON geometry ({type(exc).__name__}: {exc})") from exc
-            if geom.is_empty:
-                raise ValueError("empty geometry")
-            return dict(value)
-        return value
+        if value.is_empty:
+            raise ValueError("empty geometry")
+        # one canonical GeoJSON form (lists, floats), so a region reads back equal to what was written
+        geojson: dict[str, Any] = json.loads(shapely.to_geojson(value))
+        return geojson
 
     @model_validator(mode="after")
     def _one_way(self) -> Region:

@@ -42,6 +42,7 @@ from ..data.raster import RasterInfo, gdal_path, open_raster, pad_array, read_in
 from ..data.region import RasterRegion, resolve_region
 from ..data.windows import PixelWindow
 from ..errors import DataError, InvalidRasterError, LabelValueError, StorageError
+from ..models.builtin import resolve_model
 from .backends import Backend, BackendName, check_batch, load_backend
 from .metrics import EvaluationReport, softmax
 from .outputs import BlockPrediction, ClassRaster, Metrics, Pictures, ProbabilityRaster, RasterGrid, Sink
@@ -116,7 +117,8 @@ class Predictor:
         """Load a model file (local or a storage URL) into a predictor.
 
         Args:
-            path: ``.safetensors`` or ``.onnx`` model file, or a storage URL of one.
+            path: ``.safetensors`` or ``.onnx`` model file, a storage URL of one, or a built-in model
+                (``builtin:tutorial-250epochs``, the tutorial's own trained network).
             config: prediction settings to start from (default :class:`~landcover_sdk.PredictConfig`).
             backend: ``"onnxruntime"`` (default, core install) or ``"torch"``.
             threads: compute threads (default: every CPU).
@@ -373,6 +375,7 @@ def _add_all(sinks: list[Sink], prediction: BlockPrediction) -> None:
 
 
 def _local_model(path: str | Path) -> Path:
+    path = resolve_model(path)
     if is_remote(path):
         from ..storage import fetch_to_cache
 

@@ -137,7 +137,7 @@ def comparison_figure(
 
 
 def save_comparison(path: str | Path, panels: Sequence[tuple[str, RGBArray]], scheme: ClassScheme | None = None,
-                    *, title: str | None = None) -> Path:
+                    *, title: str | None = None, max_panel: int = 512) -> Path:
     """Draw :func:`comparison_figure` and write it as PNG, atomically.
 
     Args:
@@ -145,8 +145,9 @@ def save_comparison(path: str | Path, panels: Sequence[tuple[str, RGBArray]], sc
         panels: ``(caption, image)`` pairs.
         scheme: the class scheme of the legend.
         title: a line above the panels.
+        max_panel: the largest panel side in pixels.
     """
-    fig = comparison_figure(panels, scheme, title=title)
+    fig = comparison_figure(panels, scheme, title=title, max_panel=max_panel)
     with atomic_output(path) as tmp:
         fig.save(tmp, format="PNG")
     return Path(path)

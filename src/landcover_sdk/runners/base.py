@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..errors import LandcoverError, RunnerError
+from ..models.builtin import builtin_model, is_builtin
 from ..storage import get_storage
 from .spec import JobSpec
 
@@ -60,6 +61,12 @@ def plan_tasks(spec: JobSpec) -> list[TaskPlan]:
 def check_inputs(spec: JobSpec) -> None:
     """Raise :class:`RunnerError` naming the first input that does not exist (before any work starts)."""
     for key, url in spec.input_urls():
+        if is_builtin(url):
+            try:
+                builtin_model(url)
+            except LandcoverError as exc:
+                raise RunnerError(f"inputs.{key}: {exc}") from None
+            continue
         store = get_storage(url)
         try:
             # a training data input is a folder: it exists when something is under it

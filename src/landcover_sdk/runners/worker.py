@@ -18,6 +18,7 @@ from ..config.region import Region
 from ..data.dataset import strip_image_suffix
 from ..data.windows import PixelWindow
 from ..errors import RunnerError
+from ..models.builtin import resolve_model
 from ..storage import StorageURL, fetch_to_cache, get_storage
 from .spec import JobSpec
 
@@ -115,7 +116,7 @@ def _train(spec: JobSpec, work_dir: Path, *, progress: bool) -> list[str]:
     data_url = str(spec.inputs["data"])
     data_dir = stage_folder(data_url, work_dir / "data")
     init = spec.inputs.get("init_from")
-    init_local = str(fetch_to_cache(str(init))) if init is not None else None
+    init_local = str(fetch_to_cache(str(resolve_model(str(init))))) if init is not None else None
     out_dir = work_dir / "output"
     cfg = spec.train_config(data_root=str(data_dir), output_dir=str(out_dir), init_from=init_local)
     # A retried task finds the checkpoints of the killed attempt when it runs on the same node.

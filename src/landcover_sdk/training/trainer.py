@@ -36,6 +36,7 @@ from ..config.schemes import ClassScheme
 from ..data.dataset import TileDataset
 from ..data.sampling import RandomWindowSampler
 from ..errors import ConfigError, LabelValueError, StorageError
+from ..models.builtin import resolve_model
 from ..models.file import ModelFile, Provenance, sha256_file
 from ..models.unet import UNetModel, cntk_bn_momentum
 from .checkpoint import Checkpoint, latest_valid, list_checkpoints, prune, save_checkpoint
@@ -203,12 +204,12 @@ class Trainer:
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as exc:
-            raise StorageError(f"{self.output_dir}: cannot write training outputs ({exc.strerror})") from None
+            raise StorageError(f"{self.output_dir}: cannot write training outputs ({exc.strerror})") from exc
 
     def _build_model(self) -> UNetModel:
         cfg = self.config
         if cfg.init_from:
-            src = Path(cfg.init_from)
+            src = Path(resolve_model(cfg.init_from))
             if src.suffix == ".model":
                 from ..models.cntk.importer import import_cntk
 
@@ -410,8 +411,9 @@ class Trainer:
         }
         if self.config.init_from:
             details["init_from"] = str(self.config.init_from)
-            if Path(self.config.init_from).is_file():
-                details["init_from_sha256"] = sha256_file(self.config.init_from)
+            init_file = Path(resolve_model(self.config.init_from))
+            if init_file.is_file():
+                details["init_from_sha256"] = sha256_file(init_file)
         if self.history:
             details["final_loss"] = f"{self.history[-1].loss:.6f}"
             details["final_metric"] = f"{self.history[-1].metric:.6f}"
