@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..inference.backends import load_model_file
+from ..inference.backends import QuantizedBackend, is_int8_model, load_model_file
 from ..models.builtin import BUILTIN_MODELS, resolve_model
 from ..models.cntk import import_cntk
 from ..models.onnx_export import build_onnx
@@ -38,6 +38,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     info = msub.add_parser("info", help="print a model file's architecture, classes and provenance")
     info.add_argument("model", help=".safetensors or .onnx model file (path, storage URL or builtin:NAME)")
     info.set_defaults(handler=_info)
+    qz = msub.add_parser("quantize", help="write an int8 ONNX model calibrated on your imagery (~2x faster fast mode)")
+    qz.add_argument("model", help=".safetensors model file, storage URL or builtin:NAME")
+    qz.add_argument("out", help="int8 .onnx file to write (path or storage URL)")
+    qz.add_argument("--calibrate", nargs="+", required=True, metavar="TILES_OR_FOLDER",
+                    help="4-band uint8 GeoTIFFs (or folders of them) like the imagery you will predict")
+    qz.add_argument("--windows", type=int, default=32, help="network windows to calibrate on (default 32)")
+    qz.add_argument("--seed", type=int, default=0, help="seed of the calibration areas")
+    qz.set_defaults(handler=_quantize)
     lst = msub.add_parser("list", help="the built-in models (builtin:NAME works wherever a model path does)")
     lst.set_defaults(handler=_list)
 
@@ -58,7 +66,13 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    mf = load_model_file(_local(args.model))
+    local = _local(args.model)
+    if is_int8_model(local):
+        q = QuantizedBackend(local)
+        print(json.dumps({"precision": "int8", "model_config": q.config.to_dict(), "classes": q.scheme.names,
+                          "class_scheme": q.scheme.name, "quantization": q.record}, indent=2))
+        return 0
+    mf = load_model_file(local)
     print(json.dumps({
         "model_config": mf.config.to_dict(),
         "classes": mf.scheme.names,
@@ -79,4 +93,18 @@ def _list(args: argparse.Namespace) -> int:
                              ("licence", f"{m.licence}; text: {m.licence_path}"), ("source", m.citation),
                              ("measured", m.accuracy)):
             print(f"  {label + ':':<12} {value}")
+    return 0
+
+
+def _quantize(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from ..inference.quantize import quantize_model
+
+    calibration = [str(_local(c)) if "://" in c else c for c in args.calibrate]
+    with tempfile.TemporaryDirectory(prefix="lc-int8-") as tmp:
+        model = _local(args.model) if "://" in args.model else args.model
+        local = quantize_model(model, Path(tmp) / "int8.onnx", calibration, windows=args.windows, seed=args.seed)
+        _write(args.out, local.read_bytes())
+    print(f"wrote {args.out} (int8, calibrated on {args.windows} window(s) of {len(calibration)} source(s))")
     return 0

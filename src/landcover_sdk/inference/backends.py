@@ -9,6 +9,7 @@ file exported by the SDK is read back into its weights and built the same way, s
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy.typing as npt
 
 from ..config.models import ModelConfig
 from ..config.schemes import ClassScheme
-from ..errors import DataError, ModelFormatError
+from ..errors import ConfigError, DataError, ModelFormatError
 from ..models.file import ModelFile
 
 if TYPE_CHECKING:
@@ -159,10 +160,94 @@ class TorchBackend:
             return np.asarray(scores, dtype=np.float32)
 
 
+class QuantizedBackend:
+    """An int8 model written by :func:`~landcover_sdk.inference.quantize.quantize_model`, run as it is.
+
+    Its graph has no mean subtraction of its own: with ``mean_subtracted=False`` each window's own
+    mean is subtracted here (the tutorial's windows, in float32, before the int8 graph). Its answers
+    are approximations of the float model's: :attr:`precision` says so, and the predictor never labels
+    them exact.
+
+    Args:
+        path: the int8 ``.onnx`` file.
+        threads: compute threads (default: every CPU).
+    """
+
+    precision = "int8"
+
+    def __init__(self, path: str | Path, *, threads: int | None = None) -> None:
+        from .quantize import GRAPH_HASH_KEY, RECORD_KEY, graph_sha256
+
+        self.path = Path(path)
+        model = _load_onnx(self.path)
+        meta = {prop.key: prop.value for prop in model.metadata_props}
+        if meta.get(GRAPH_HASH_KEY) != graph_sha256(model):
+            raise ModelFormatError(f"{self.path}: the int8 graph was changed after quantization (its hash does not "
+                                   "match the one recorded); quantize the model again")
+        try:
+            self.config = ModelConfig.model_validate_json(meta["model_config"])
+            self.scheme = ClassScheme.model_validate_json(meta["class_scheme"])
+            self.input_scale = float(meta["input_scale"])
+            self.record: dict[str, Any] = json.loads(meta[RECORD_KEY])
+        except (KeyError, ValueError) as exc:
+            raise ModelFormatError(f"{self.path}: bad landcover-sdk metadata in int8 model ({exc})") from exc
+        self.threads = _threads(threads)
+        self._bytes = model.SerializeToString()
+        self._session: Any = None
+
+    def prepare(self, *, mean_subtracted: bool = False) -> None:
+        """Build the ONNX Runtime session."""
+        if self._session is None:
+            import onnxruntime as ort
+
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = self.threads
+            opts.inter_op_num_threads = 1
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            try:
+                self._session = ort.InferenceSession(self._bytes, opts, providers=["CPUExecutionProvider"])
+            except Exception as exc:  # onnxruntime raises its own exception types
+                raise ModelFormatError(f"{self.path}: ONNX Runtime cannot load the int8 model "
+                                       f"({type(exc).__name__}: {exc})") from exc
+
+    def run(self, batch: npt.NDArray[np.float32], *, mean_subtracted: bool = False) -> npt.NDArray[np.float32]:
+        """Scores of a batch (see :meth:`Backend.run`)."""
+        self.prepare()
+        x = np.array(batch, dtype=np.float32)
+        if not mean_subtracted:
+            bands = list(self.config.centred_bands)
+            x[:, bands] -= x[:, bands].mean(axis=(2, 3), keepdims=True)
+        return np.asarray(self._session.run(None, {"image": x})[0], dtype=np.float32)
+
+
+def _load_onnx(path: Path) -> Any:
+    import onnx
+
+    try:
+        return onnx.load_from_string(path.read_bytes())
+    except FileNotFoundError:
+        raise ModelFormatError(f"{path}: model file not found") from None
+    except Exception as exc:  # onnx raises DecodeError and others for malformed bytes
+        raise ModelFormatError(f"{path}: not a valid ONNX model ({type(exc).__name__})") from exc
+
+
+def is_int8_model(path: str | Path) -> bool:
+    """Whether ``path`` is an int8 model written by :func:`~landcover_sdk.inference.quantize.quantize_model`."""
+    from .quantize import PRECISION_KEY
+
+    p = Path(path)
+    if p.suffix.lower() != ".onnx" or not p.is_file():
+        return False
+    return any(prop.key == PRECISION_KEY and prop.value == "int8" for prop in _load_onnx(p).metadata_props)
+
+
 def load_model_file(path: str | Path) -> ModelFile:
     """Read a ``.safetensors`` model file or an ``.onnx`` model exported by the SDK."""
     p = Path(path)
     suffix = p.suffix.lower()
+    if is_int8_model(p):
+        raise ModelFormatError(f"{p}: an int8 model holds quantized weights, not a model file's float weights; "
+                               "use it for prediction (Predictor.from_file) or quantize the float model again")
     if suffix == ".onnx":
         from ..models.onnx_export import load_onnx_model_file
 
@@ -184,6 +269,10 @@ def load_backend(path: str | Path, *, backend: BackendName = "onnxruntime", thre
         memory_arena: ONNX Runtime only: keep its CPU memory arena; off trades ~25 % of
             fast-mode speed for less memory with very large windows.
     """
+    if is_int8_model(path):
+        if backend == "torch":
+            raise ConfigError(f"backend: {path} is an int8 ONNX model; it runs on ONNX Runtime only")
+        return QuantizedBackend(path, threads=threads)
     mf = load_model_file(path)
     if backend == "torch":
         return TorchBackend(mf, threads=threads)

@@ -63,7 +63,7 @@ class PredictionResult:
         probabilities: the probability COG, if asked for.
         preview: the preview PNG, if asked for.
         window: the region predicted, in raster pixels.
-        mode: ``"exact"`` or ``"fast"``.
+        mode: ``"exact"`` or ``"fast"``; for an int8 model e.g. ``"exact tiling, int8 (approximate)"``.
         seconds: wall-clock time of the call.
         evaluation: the metrics, when labels were given.
     """
@@ -130,8 +130,19 @@ class Predictor:
         return cls(load_backend(local, backend=cfg.backend, threads=cfg.threads, memory_arena=cfg.memory_arena), cfg)
 
     def __repr__(self) -> str:
-        return (f"Predictor(mode={self.config.mode!r}, backend={type(self.backend).__name__}, "
+        precision = "" if self.precision == "fp32" else f", precision={self.precision!r}"
+        return (f"Predictor(mode={self.config.mode!r}, backend={type(self.backend).__name__}{precision}, "
                 f"classes={self.scheme.names})")
+
+    @property
+    def precision(self) -> str:
+        """``"fp32"``, or ``"int8"`` for a quantized model (whose answers approximate the float model's)."""
+        return str(getattr(self.backend, "precision", "fp32"))
+
+    def mode_label(self, mode: Mode | str | None = None) -> str:
+        """How results of ``mode`` are labelled: ``exact`` only for a float model run on the tutorial's windows."""
+        name = self.tiling(mode).mode
+        return name if self.precision == "fp32" else f"{name} tiling, {self.precision} (approximate)"
 
     def tiling(self, mode: Mode | str | None = None) -> Tiling:
         """The :class:`~landcover_sdk.inference.tiling.Tiling` of ``mode`` (default: the configured mode)."""
@@ -292,10 +303,11 @@ class Predictor:
         inputs = (src,) + ((labels,) if labels is not None else ())
         grid = RasterGrid(win.width, win.height, info.crs, area.transform(info), inputs)
         sinks: list[Sink] = []
+        label = self.mode_label(tiling.mode)
         if dst is not None:
-            sinks.append(ClassRaster(dst, grid, self.scheme, tiling.mode))
+            sinks.append(ClassRaster(dst, grid, self.scheme, label))
         if probabilities is not None:
-            sinks.append(ProbabilityRaster(probabilities, grid, self.scheme, tiling.mode))
+            sinks.append(ProbabilityRaster(probabilities, grid, self.scheme, label))
         metrics = Metrics(self.scheme, report, inputs=inputs) if label_ds is not None else None
         if metrics is not None:
             sinks.append(metrics)
@@ -304,11 +316,11 @@ class Predictor:
         self.backend.prepare(mean_subtracted=tiling.subtracts_block_means)
         n_blocks = math.ceil(win.height / tiling.block_side) * math.ceil(win.width / tiling.block_side)
         log.info("predicting %dx%d px (%s) of %s in %s mode (%d block(s))", win.height, win.width, reg.describe(),
-                 src, tiling.mode, n_blocks)
+                 src, label, n_blocks)
         self._run_blocks(src_local, info, area, tiling, label_ds, sinks, n_blocks, progress)
         seconds = time.perf_counter() - t0
         result = PredictionResult(Path(dst) if dst else None, Path(probabilities) if probabilities else None,
-                                  Path(preview) if preview else None, win, tiling.mode, seconds,
+                                  Path(preview) if preview else None, win, label, seconds,
                                   metrics.report if metrics is not None else None)
         log.info("predicted %.2f Mpx in %.1fs (%.3f Mpx/s)", win.height * win.width / 1e6, seconds,
                  result.megapixels_per_second)
