@@ -171,15 +171,17 @@ class QuantizedBackend:
     Args:
         path: the int8 ``.onnx`` file.
         threads: compute threads (default: every CPU).
+        model: the file already parsed (``onnx.ModelProto``), so it is not read twice.
     """
 
     precision = "int8"
 
-    def __init__(self, path: str | Path, *, threads: int | None = None) -> None:
+    def __init__(self, path: str | Path, *, threads: int | None = None, model: Any = None) -> None:
+        from ..models.onnx_export import read_onnx
         from .quantize import GRAPH_HASH_KEY, RECORD_KEY, graph_sha256
 
         self.path = Path(path)
-        model = _load_onnx(self.path)
+        model = model if model is not None else read_onnx(self.path)
         meta = {prop.key: prop.value for prop in model.metadata_props}
         if meta.get(GRAPH_HASH_KEY) != graph_sha256(model):
             raise ModelFormatError(f"{self.path}: the int8 graph was changed after quantization (its hash does not "
@@ -213,41 +215,26 @@ class QuantizedBackend:
     def run(self, batch: npt.NDArray[np.float32], *, mean_subtracted: bool = False) -> npt.NDArray[np.float32]:
         """Scores of a batch (see :meth:`Backend.run`)."""
         self.prepare()
-        x = np.array(batch, dtype=np.float32)
+        x = np.ascontiguousarray(batch, dtype=np.float32)
         if not mean_subtracted:
             bands = list(self.config.centred_bands)
+            x = x.copy()  # the caller's batch stays as it was
             x[:, bands] -= x[:, bands].mean(axis=(2, 3), keepdims=True)
         return np.asarray(self._session.run(None, {"image": x})[0], dtype=np.float32)
 
 
-def _load_onnx(path: Path) -> Any:
-    import onnx
-
-    try:
-        return onnx.load_from_string(path.read_bytes())
-    except FileNotFoundError:
-        raise ModelFormatError(f"{path}: model file not found") from None
-    except Exception as exc:  # onnx raises DecodeError and others for malformed bytes
-        raise ModelFormatError(f"{path}: not a valid ONNX model ({type(exc).__name__})") from exc
-
-
 def is_int8_model(path: str | Path) -> bool:
     """Whether ``path`` is an int8 model written by :func:`~landcover_sdk.inference.quantize.quantize_model`."""
-    from .quantize import PRECISION_KEY
+    from ..models.onnx_export import onnx_precision, read_onnx
 
     p = Path(path)
-    if p.suffix.lower() != ".onnx" or not p.is_file():
-        return False
-    return any(prop.key == PRECISION_KEY and prop.value == "int8" for prop in _load_onnx(p).metadata_props)
+    return p.suffix.lower() == ".onnx" and p.is_file() and onnx_precision(read_onnx(p)) == "int8"
 
 
 def load_model_file(path: str | Path) -> ModelFile:
     """Read a ``.safetensors`` model file or an ``.onnx`` model exported by the SDK."""
     p = Path(path)
     suffix = p.suffix.lower()
-    if is_int8_model(p):
-        raise ModelFormatError(f"{p}: an int8 model holds quantized weights, not a model file's float weights; "
-                               "use it for prediction (Predictor.from_file) or quantize the float model again")
     if suffix == ".onnx":
         from ..models.onnx_export import load_onnx_model_file
 
@@ -269,11 +256,17 @@ def load_backend(path: str | Path, *, backend: BackendName = "onnxruntime", thre
         memory_arena: ONNX Runtime only: keep its CPU memory arena; off trades ~25 % of
             fast-mode speed for less memory with very large windows.
     """
-    if is_int8_model(path):
-        if backend == "torch":
-            raise ConfigError(f"backend: {path} is an int8 ONNX model; it runs on ONNX Runtime only")
-        return QuantizedBackend(path, threads=threads)
-    mf = load_model_file(path)
+    if Path(path).suffix.lower() == ".onnx":
+        from ..models.onnx_export import model_file_from_onnx, onnx_precision, read_onnx
+
+        model = read_onnx(path)  # parsed once: int8 files run as they are, float ones are rebuilt from weights
+        if onnx_precision(model) == "int8":
+            if backend == "torch":
+                raise ConfigError(f"backend: {path} is an int8 ONNX model; it runs on ONNX Runtime only")
+            return QuantizedBackend(path, threads=threads, model=model)
+        mf = model_file_from_onnx(model, path)
+    else:
+        mf = load_model_file(path)
     if backend == "torch":
         return TorchBackend(mf, threads=threads)
     return OnnxBackend(mf, threads=threads, memory_arena=memory_arena)

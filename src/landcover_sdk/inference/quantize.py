@@ -26,10 +26,10 @@ import numpy.typing as npt
 from .._atomic import atomic_write_bytes
 from ..errors import InvalidRasterError, ModelFormatError
 from ..models.file import ModelFile, sha256_file
+from ..models.onnx_export import PRECISION_KEY
 
 log = logging.getLogger(__name__)
 
-PRECISION_KEY = "precision"
 RECORD_KEY = "quantization"
 GRAPH_HASH_KEY = "graph_sha256"
 

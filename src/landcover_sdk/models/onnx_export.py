@@ -147,21 +147,48 @@ def save_onnx(mf: ModelFile, path: str | Path, *, full: bool = False) -> Path:
     return atomic_write_bytes(path, build_onnx(mf, full=full).SerializeToString())
 
 
-def load_onnx_model_file(path: str | Path) -> ModelFile:
-    """Recover the :class:`ModelFile` (weights and metadata) from an ONNX model this SDK wrote.
+#: Metadata key marking a quantized model (value ``"int8"``); float models have none.
+PRECISION_KEY = "precision"
 
-    The exporter names every initialiser after the model's parameters, so the weights come back
-    exactly; the predictor then builds whichever graph variant it needs from them.
-    """
+
+def read_onnx(path: str | Path) -> onnx.ModelProto:
+    """Parse an ONNX file; a missing or malformed file raises :class:`~landcover_sdk.ModelFormatError`."""
     p = Path(path)
     try:
         data = p.read_bytes()
     except FileNotFoundError:
         raise ModelFormatError(f"{p}: model file not found") from None
     try:
-        model = onnx.load_from_string(data)
+        return onnx.load_from_string(data)
     except Exception as exc:  # onnx raises DecodeError and others for malformed bytes
         raise ModelFormatError(f"{p}: not a valid ONNX model ({type(exc).__name__})") from exc
+
+
+def onnx_precision(model: onnx.ModelProto) -> str:
+    """``"int8"`` for a model quantized by the SDK, else ``"fp32"``."""
+    return next((prop.value for prop in model.metadata_props if prop.key == PRECISION_KEY), "fp32")
+
+
+def load_onnx_model_file(path: str | Path) -> ModelFile:
+    """Recover the :class:`ModelFile` (weights and metadata) from an ONNX model this SDK wrote.
+
+    The exporter names every initialiser after the model's parameters, so the weights come back
+    exactly; the predictor then builds whichever graph variant it needs from them.
+    """
+    return model_file_from_onnx(read_onnx(path), path)
+
+
+def model_file_from_onnx(model: onnx.ModelProto, path: str | Path) -> ModelFile:
+    """The :class:`ModelFile` of an already parsed float ONNX model written by the SDK (``path`` names it in errors).
+
+    Args:
+        model: the parsed model.
+        path: the file it came from.
+    """
+    p = Path(path)
+    if onnx_precision(model) != "fp32":
+        raise ModelFormatError(f"{p}: an int8 model holds quantized weights, not a model file's float weights; "
+                               "use it for prediction (Predictor.from_file) or quantize the float model again")
     meta = {prop.key: prop.value for prop in model.metadata_props}
     if meta.get("format") != FORMAT or meta.get("architecture") != ARCHITECTURE:
         raise ModelFormatError(f"{p}: ONNX model was not written by landcover-sdk (no class scheme metadata)")
