@@ -11,8 +11,8 @@ import pytest
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("[0-9][0-9]_*.py"))
 
 
-def test_all_six_examples_exist() -> None:
-    assert [p.name[:2] for p in EXAMPLES] == ["01", "02", "03", "04", "05", "06"]
+def test_all_seven_examples_exist() -> None:
+    assert [p.name[:2] for p in EXAMPLES] == ["01", "02", "03", "04", "05", "06", "07"]
 
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.stem)
@@ -30,3 +30,7 @@ def test_example_runs_quick(script: Path, tmp_path: Path) -> None:
         assert "PNG 256x256 RGB" in out and "torch imported: False" in out
     if script.name.startswith("06"):
         assert "(OK, tolerance 1e-4)" in out
+    if script.name.startswith("07"):
+        assert "Hard output identical to landcover predict: True" in out
+        assert (tmp_path / "runs/example-arcgis/arcgis_panes.png").exists()
+        assert (tmp_path / "runs/example-arcgis/tutorial-250epochs.dlpk").exists()

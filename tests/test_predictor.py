@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from shapely.geometry import box
 
 from landcover_sdk import (
@@ -265,3 +267,22 @@ def test_evaluate_cli_and_figure(small_path: Path, scene: Path, tmp_path: Path,
     assert main(["predict", str(small_path), str(img), str(tmp_path / "x.tif"), "--center-lat", "1",
                  "--no-progress"]) == 1
     assert "give both --center-lat and --center-lon" in capsys.readouterr().err
+
+
+_AREA_IMAGE = np.random.default_rng(8).integers(0, 256, size=(4, 150, 170), dtype=np.uint8)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(row=st.integers(0, 149), col=st.integers(0, 169), h=st.integers(1, 80), w=st.integers(1, 80),
+       edge_mode=st.sampled_from(["reflect", "symmetric", "edge", "constant"]))
+def test_predict_area_on_the_raster_grid_equals_the_whole_prediction(tiny_path: Path, row: int, col: int, h: int,
+                                                                      w: int, edge_mode: str) -> None:
+    """An area scored from a canvas of its aligned margin equals the same pixels of the whole-image prediction."""
+    predictor = Predictor.from_file(tiny_path, edge_mode=edge_mode)
+    whole = predictor.predict_array(_AREA_IMAGE)
+    h, w = min(h, 150 - row), min(w, 170 - col)
+    p = predictor.tiling().aligned_margin
+    r0, c0 = max(0, row - p), max(0, col - p)
+    canvas = _AREA_IMAGE[:, r0 : row + h + p, c0 : col + w + p]
+    got = predictor.predict_area(canvas, PixelWindow(row, col, h, w), origin=(r0, c0), raster_shape=(150, 170))
+    assert np.array_equal(got, whole[:, row : row + h, col : col + w])

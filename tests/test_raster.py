@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from landcover_sdk import (
     CoordinateError,
@@ -231,3 +233,32 @@ def test_stale_partials_are_removed(tmp_path: Path) -> None:
     with atomic_output(tmp_path / "out.bin") as tmp:
         tmp.write_bytes(b"ok")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+
+
+_EDGE_IMAGE = np.random.default_rng(3).integers(0, 255, size=(2, 37, 23), dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def edge_raster(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("edge") / "small.tif"
+    with rasterio.open(path, "w", driver="GTiff", count=2, height=37, width=23, dtype="uint8", crs="EPSG:26917",
+                       transform=ORIGIN) as ds:
+        ds.write(_EDGE_IMAGE)
+    return path
+
+
+@settings(max_examples=80, deadline=None)
+@given(row=st.integers(-60, 50), col=st.integers(-60, 40), h=st.integers(1, 90), w=st.integers(1, 90),
+       mode=st.sampled_from(["reflect", "symmetric", "edge", "constant"]))
+def test_read_window_mirrors_about_the_rasters_own_edges(edge_raster: Path, row: int, col: int, h: int, w: int,
+                                                         mode: str) -> None:
+    """Whatever window is read, a position beyond the edge holds the same pixel as np.pad of the whole raster."""
+    window = PixelWindow(row, col, h, w)
+    if window.intersect(37, 23) is None:
+        return
+    pad = 200
+    kw = {"constant_values": 7} if mode == "constant" else {}
+    whole = np.pad(_EDGE_IMAGE, ((0, 0), (pad, pad), (pad, pad)), mode=mode, **kw)  # type: ignore[call-overload]
+    with rasterio.open(edge_raster) as ds:
+        got = read_window(ds, window, bands=[1, 2], pad_mode=mode, fill=7)  # type: ignore[arg-type]
+    assert np.array_equal(got, whole[:, pad + row : pad + row + h, pad + col : pad + col + w])

@@ -230,20 +230,48 @@ def read_window(
         require_inside(window, h, w, source or str(ds.name))
         raise AssertionError("unreachable")
     indexes: int | list[int] = bands if isinstance(bands, int) else list(bands)
+    if inner == window:
+        return np.asarray(_read(ds, indexes, inner, source))
+    rows = edge_indices(window.row, window.height, h, pad_mode)
+    cols = edge_indices(window.col, window.width, w, pad_mode)
+    # Pixels beyond the edges mirror the raster's own pixels, which may lie outside ``window``
+    # itself (a narrow strip at the edge mirrors further in): read the span the indices reach.
+    span = PixelWindow(int(rows[rows >= 0].min()), int(cols[cols >= 0].min()), 0, 0)
+    span = PixelWindow(span.row, span.col, int(rows.max()) + 1 - span.row, int(cols.max()) + 1 - span.col)
+    data = np.asarray(_read(ds, indexes, span, source))
+    out = data[..., np.clip(rows - span.row, 0, None)[:, None], np.clip(cols - span.col, 0, None)[None, :]]
+    if pad_mode == "constant":
+        out[..., (rows < 0)[:, None] | (cols < 0)[None, :]] = fill
+    return out
+
+
+def _read(ds: DatasetReader, indexes: int | list[int], window: PixelWindow, source: str | None) -> Any:
     try:
-        data = ds.read(indexes, window=inner.to_rasterio())
+        return ds.read(indexes, window=window.to_rasterio())
     except RasterioError as exc:
         raise InvalidRasterError(source or ds.name, f"cannot read window {window} ({_short(exc)})") from exc
-    if inner == window:
-        return np.asarray(data)
-    pads = (
-        (inner.row - window.row, window.row_stop - inner.row_stop),
-        (inner.col - window.col, window.col_stop - inner.col_stop),
-    )
-    full_pads = pads if data.ndim == 2 else ((0, 0), *pads)
-    if pad_mode == "constant":
-        return np.pad(data, full_pads, mode="constant", constant_values=fill)
-    return np.pad(data, full_pads, mode=pad_mode)
+
+
+def edge_indices(start: int, length: int, size: int, mode: PadMode) -> npt.NDArray[np.intp]:
+    """Which pixel of a ``size``-pixel axis fills each of ``length`` positions from ``start`` (may pass the edges).
+
+    Positions inside the axis map to themselves; positions beyond it follow ``mode`` about the
+    axis's own edges (``numpy.pad`` semantics), so every reader of a raster — whatever window it
+    reads — fills the same position with the same pixel. ``constant`` positions are ``-1``.
+
+    Args:
+        start: first position (may be negative).
+        length: positions wanted.
+        size: pixels on the axis.
+        mode: a ``numpy.pad`` mode (``reflect`` and ``symmetric`` need ``size >= 2``).
+    """
+    before, after = max(0, -start), max(0, start + length - size)
+    axis = np.arange(size, dtype=np.intp)
+    if mode == "constant":
+        padded = np.pad(axis, (before, after), mode="constant", constant_values=-1)
+    else:
+        padded = np.pad(axis, (before, after), mode=mode)
+    return padded[start + before : start + before + length]
 
 
 def valid_mask(

@@ -232,22 +232,30 @@ def is_int8_model(path: str | Path) -> bool:
 
 
 def load_model_file(path: str | Path) -> ModelFile:
-    """Read a ``.safetensors`` model file or an ``.onnx`` model exported by the SDK."""
+    """Read a ``.safetensors`` model file, an ``.onnx`` model exported by the SDK, or a tutorial CNTK ``.model``.
+
+    A CNTK file is converted in memory on every load (about a second for the tutorial's model);
+    ``landcover model import-cntk`` converts it once.
+    """
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix == ".onnx":
         from ..models.onnx_export import load_onnx_model_file
 
         return load_onnx_model_file(p)
+    if suffix == ".model":
+        from ..models.cntk import import_cntk
+
+        return import_cntk(p)
     if suffix != ".safetensors":
-        raise ModelFormatError(f"{p}: unknown model file type {suffix or '(none)'} (use .safetensors or .onnx; "
-                               "import CNTK models with `landcover model import-cntk`)")
+        raise ModelFormatError(f"{p}: unknown model file type {suffix or '(none)'} (use .safetensors, .onnx or the "
+                               "tutorial's CNTK .model)")
     return ModelFile.load(p)
 
 
 def load_backend(path: str | Path, *, backend: BackendName = "onnxruntime", threads: int | None = None,
                  memory_arena: bool = True) -> Backend:
-    """Open a model file (``.safetensors`` or ``.onnx``) on the chosen backend.
+    """Open a model file (``.safetensors``, ``.onnx`` or a tutorial CNTK ``.model``) on the chosen backend.
 
     Args:
         path: local model file.

@@ -38,7 +38,16 @@ from ..config.models import PredictConfig
 from ..config.region import Region
 from ..config.schemes import ClassScheme
 from ..data.dataset import TileDataset
-from ..data.raster import RasterInfo, gdal_path, open_raster, pad_array, read_info, read_window, validate_image
+from ..data.raster import (
+    RasterInfo,
+    edge_indices,
+    gdal_path,
+    open_raster,
+    pad_array,
+    read_info,
+    read_window,
+    validate_image,
+)
 from ..data.region import RasterRegion, resolve_region
 from ..data.windows import PixelWindow
 from ..errors import DataError, InvalidRasterError, LabelValueError, StorageError
@@ -117,8 +126,8 @@ class Predictor:
         """Load a model file (local or a storage URL) into a predictor.
 
         Args:
-            path: ``.safetensors`` or ``.onnx`` model file, a storage URL of one, or a built-in model
-                (``builtin:tutorial-250epochs``, the tutorial's own trained network).
+            path: ``.safetensors``, ``.onnx`` or tutorial CNTK ``.model`` file, a storage URL of one, or a
+                built-in model (``builtin:tutorial-250epochs``, the tutorial's own trained network).
             config: prediction settings to start from (default :class:`~landcover_sdk.PredictConfig`).
             backend: ``"onnxruntime"`` (default, core install) or ``"torch"``.
             threads: compute threads (default: every CPU).
@@ -223,6 +232,54 @@ class Predictor:
                                pad_mode=pad_mode(self.config.edge_mode, info.height, info.width), source=str(src))
         return score_area(self.backend, tiling, data.astype(np.float32) * np.float32(self.input_scale), win.height,
                           win.width)
+
+    def predict_area(self, canvas: npt.NDArray[Any], area: PixelWindow, *, origin: tuple[int, int] = (0, 0),
+                     raster_shape: tuple[int, int] | None = None, mode: Mode | None = None) -> npt.NDArray[np.float32]:
+        """Scores ``(C, h, w)`` of ``area`` from imagery the caller already holds (a GIS pixel block, a map tile's
+        neighbourhood).
+
+        With ``raster_shape`` the windows sit on the grid anchored at the raster's top-left pixel and
+        positions beyond the raster are filled by ``edge_mode`` about the raster's own edges, exactly as
+        :meth:`predict_raster` fills them: in exact mode the scores equal the whole-raster prediction
+        pixel for pixel, wherever ``area`` lies. Without it the canvas is taken as the whole raster and
+        the grid is anchored at ``area``'s top-left. Pixels the canvas lacks are taken from its nearest
+        pixel; in exact mode a canvas holding the model's margin plus one core less one pixel
+        (:attr:`Tiling.aligned_margin`, 191) around ``area`` lacks none.
+
+        Args:
+            canvas: ``(bands, H, W)`` uint8 imagery (or floats already scaled by the input scale).
+            area: the pixels to score, in raster coordinates.
+            origin: the raster pixel (row, col) of ``canvas[:, 0, 0]``.
+            raster_shape: the raster's (rows, cols), when the canvas's place in it is known.
+            mode: ``"exact"`` or ``"fast"`` (default: the configured mode).
+        """
+        tiling = self.tiling(mode)
+        x = self._as_float(canvas)
+        _, ch, cw = x.shape
+        if ch == 0 or cw == 0 or area.height <= 0 or area.width <= 0:
+            raise DataError(f"predict_area: empty canvas {x.shape} or area {area}")
+        if raster_shape is None:
+            top, left, (rows, cols), anchor = origin[0], origin[1], (ch, cw), (area.row, area.col)
+        else:
+            top, left, (rows, cols), anchor = 0, 0, raster_shape, (0, 0)
+        core = tiling.model_core
+        r0 = anchor[0] + (area.row - anchor[0]) // core * core
+        c0 = anchor[1] + (area.col - anchor[1]) // core * core
+        h = -(-(area.row_stop - r0) // core) * core
+        w = -(-(area.col_stop - c0) // core) * core
+        read = tiling.read_window(PixelWindow(r0, c0, h, w))
+        mode_ = pad_mode(self.config.edge_mode, rows, cols)
+        ri = edge_indices(read.row - top, read.height, rows, mode_)
+        ci = edge_indices(read.col - left, read.width, cols, mode_)
+        rows_in = np.clip(ri + top - origin[0], 0, ch - 1)
+        cols_in = np.clip(ci + left - origin[1], 0, cw - 1)
+        padded = x[:, rows_in[:, None], cols_in[None, :]]
+        if mode_ == "constant":
+            padded[:, (ri < 0)[:, None] | (ci < 0)[None, :]] = 0
+        scores = score_area(self.backend, tiling, padded, h, w)
+        dr, dc = area.row - r0, area.col - c0
+        out: npt.NDArray[np.float32] = np.ascontiguousarray(scores[:, dr : dr + area.height, dc : dc + area.width])
+        return out
 
     def _predict_block(self, block: Block, tiling: Tiling, probabilities: bool) -> tuple[
             npt.NDArray[np.uint8], npt.NDArray[np.float32] | None]:

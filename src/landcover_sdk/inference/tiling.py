@@ -103,6 +103,16 @@ class Tiling:
         return self.model_window - 2 * self.model_margin
 
     @property
+    def aligned_margin(self) -> int:
+        """Context an area at any position needs for its windows to sit on a grid anchored elsewhere.
+
+        The area's first pixel may be the last of a core, so the cores covering it start up to
+        ``model_core - 1`` pixels before it, and their windows :attr:`input_margin` before that
+        (exact mode: 64 + 127 = 191).
+        """
+        return self.input_margin + self.model_core - 1
+
+    @property
     def subtracts_block_means(self) -> bool:
         """Whether means are subtracted before the network (fast) rather than inside it (exact)."""
         return self.mode == "fast"
