@@ -9,17 +9,23 @@ STAMP := $(VENV)/.installed
 AZURITE := .azurite/node_modules/.bin/azurite-blob
 AZURITE_VERSION ?= 3.37.0
 
-.PHONY: demo test lint typecheck bench docs dist dist-check clean azurite
+.PHONY: demo test lint typecheck bench docs dist dist-check clean azurite serve-demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[train,azure,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[train,azure,serve,dev]"
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/landcover demo --out demo-output
+
+# The tutorial's real-time view in the browser, on the demo's held-out tile and trained model
+# (runs `make demo` first if its outputs are missing).
+serve-demo: $(STAMP)
+	@test -f demo-output/training/model.safetensors || $(BIN)/landcover demo --out demo-output
+	$(BIN)/landcover serve demo-output/data/synth_000_NAIP.tif --model demo-output/training/model.safetensors --open
 
 # Azurite (Microsoft's Azure Storage emulator) for the Azure Blob tests, installed with npm into
 # a project-local folder. Without npm the install is skipped and those tests report a skip.

@@ -27,7 +27,7 @@ def test_example_runs_quick(script: Path, tmp_path: Path) -> None:
     if script.name.startswith("04"):
         assert "speed-up" in out and "multi-instance task over 4 nodes" in out and "--nnodes=4" in out
     if script.name.startswith("05"):
-        assert "PNG 256x256 RGB" in out and "torch imported: False" in out
+        assert "PNG 256x256 RGBA" in out and "PNG 256x256 P" in out and "torch imported: False" in out
     if script.name.startswith("06"):
         assert "(OK, tolerance 1e-4)" in out
     if script.name.startswith("07"):

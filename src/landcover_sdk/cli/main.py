@@ -16,7 +16,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _register_all(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from . import arcgis_cmd, data_cmd, demo_cmd, model_cmd, predict_cmd, run_cmd, train_cmd
+    from . import arcgis_cmd, data_cmd, demo_cmd, model_cmd, predict_cmd, run_cmd, serve_cmd, train_cmd
 
     demo_cmd.register(sub)
     data_cmd.register(sub)
@@ -25,6 +25,7 @@ def _register_all(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     train_cmd.register(sub)
     run_cmd.register(sub)
     arcgis_cmd.register(sub)
+    serve_cmd.register(sub)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,7 +37,13 @@ SCHEME_TAG = "LANDCOVER_SCHEME"
 
 
 def gdal_path(path: str | Path) -> str:
-    """The path rasterio should open for ``path`` (storage URLs are resolved by the storage layer)."""
+    """The path rasterio should open for ``path``: ``http(s)://`` COGs through GDAL's ``/vsicurl/`` (range
+    requests), other storage URLs through the storage layer (``az://`` → ``/vsiaz/``)."""
+    text = str(path)
+    if text.startswith("/vsi"):
+        return text  # already a GDAL virtual path
+    if text.startswith(("http://", "https://")):
+        return f"/vsicurl/{text}"
     if is_remote(path):
         from ..storage import gdal_path_for
 
@@ -66,6 +72,8 @@ def open_raster(path: str | Path) -> Iterator[DatasetReader]:
 
 
 def _exists(path: str | Path) -> bool:
+    if str(path).startswith(("http://", "https://", "/vsi")):
+        return True  # GDAL's own message says whether the server answered
     if is_remote(path):
         from ..storage import get_storage
 
