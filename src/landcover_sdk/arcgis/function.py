@@ -25,23 +25,23 @@ import json
 import logging
 import math
 import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from .._lru import SizedLRU
 from ..config.schemes import ClassScheme
 from ..data.windows import PixelWindow
 from ..errors import ConfigError, DataError
-from ..inference.backends import Backend
+from ..inference.backends import CountingBackend
 from ..inference.metrics import softmax
 from ..inference.predictor import Predictor
 from ..inference.render import soft_labels
-from ..inference.tiling import Mode
+from ..inference.tiling import Mode, row_runs
 from ..models.builtin import is_builtin, resolve_model
 
 log = logging.getLogger(__name__)
@@ -195,25 +195,6 @@ class _SharedModels:
 SHARED_MODELS = _SharedModels()
 
 
-class _CountingBackend:
-    """A backend that counts the windows it evaluates (what the function and its tests report)."""
-
-    def __init__(self, inner: Backend) -> None:
-        self.inner = inner
-        self.config = inner.config
-        self.scheme = inner.scheme
-        self.input_scale = inner.input_scale
-        self.precision = str(getattr(inner, "precision", "fp32"))
-        self.windows = 0
-
-    def run(self, batch: npt.NDArray[np.float32], *, mean_subtracted: bool = False) -> npt.NDArray[np.float32]:
-        self.windows += len(batch)
-        return self.inner.run(batch, mean_subtracted=mean_subtracted)
-
-    def prepare(self, *, mean_subtracted: bool = False) -> None:
-        self.inner.prepare(mean_subtracted=mean_subtracted)
-
-
 @dataclass
 class _RasterGrid:
     """Where the input raster's pixels lie: map coordinates of its top-left corner, cell size, size."""
@@ -228,30 +209,6 @@ class _RasterGrid:
 
     def pixel(self, x: float, y: float) -> tuple[float, float]:
         return (self.y0 - y) / self.cell_y, (x - self.x0) / self.cell_x
-
-
-@dataclass
-class _CoreCache:
-    """Scores of computed 128² cores, least recently used dropped first."""
-
-    limit: int
-    items: OrderedDict[tuple[int, int], npt.NDArray[np.float32]] = field(default_factory=OrderedDict)
-    size: int = 0
-
-    def get(self, key: tuple[int, int]) -> npt.NDArray[np.float32] | None:
-        value = self.items.get(key)
-        if value is not None:
-            self.items.move_to_end(key)
-        return value
-
-    def put(self, key: tuple[int, int], value: npt.NDArray[np.float32]) -> None:
-        if key in self.items:
-            return
-        self.items[key] = value
-        self.size += value.nbytes
-        while self.size > self.limit and len(self.items) > 1:
-            _, old = self.items.popitem(last=False)
-            self.size -= old.nbytes
 
 
 class ClassifyLandcover:
@@ -275,11 +232,11 @@ class ClassifyLandcover:
         self.settings: Settings | None = None
         self.predictor: Predictor | None = None
         self.emd: dict[str, Any] | None = None
-        self._backend: _CountingBackend | None = None
+        self._backend: CountingBackend | None = None
         self._raster: _RasterGrid | None = None
         self._padding = 0
         self._max_cell = 0.0
-        self._cores = _CoreCache(CORE_CACHE_BYTES)
+        self._cores: SizedLRU[tuple[int, int], npt.NDArray[np.float32]] = _core_cache()
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ protocol
@@ -347,12 +304,12 @@ class ClassifyLandcover:
         """
         settings = Settings.parse(scalars, self.emd)
         shared = SHARED_MODELS.get(settings.model, settings.mode, settings.threads)
-        self._backend = _CountingBackend(shared.backend)
+        self._backend = CountingBackend(shared.backend)
         self.predictor = Predictor(self._backend, shared.config)
         self.settings = settings
         tiling = self.predictor.tiling(settings.mode)
         self._padding = tiling.aligned_margin if settings.grid == "Raster" else tiling.input_margin
-        self._cores = _CoreCache(CORE_CACHE_BYTES)
+        self._cores = _core_cache()
         config: dict[str, Any] = {
             "extractBands": settings.bands,
             "padding": self._padding,
@@ -386,7 +343,7 @@ class ClassifyLandcover:
             raise DataError(f"raster: pixel type {pixel_type!r}; the model needs 8-bit unsigned imagery ('u1') "
                             "as NAIP delivers it")
         self._raster = _raster_grid(info)
-        self._cores = _CoreCache(CORE_CACHE_BYTES)  # cores belong to one raster
+        self._cores = _core_cache()  # cores belong to one raster
         cell = max(abs(self._raster.cell_x), abs(self._raster.cell_y)) if self._raster is not None else 0.0
         self._max_cell = settings.max_cell_size or AUTO_CELL_FACTOR * cell
         if self._raster is not None and not 0.5 <= cell <= 2.0:
@@ -544,11 +501,12 @@ class ClassifyLandcover:
         k = predictor.tiling("exact").model_core
         cores = [(i, j) for i in range(r // k, (r + rows - 1) // k + 1) for j in range(c // k, (c + cols - 1) // k + 1)]
         missing = [ij for ij in cores if self._cores.get(ij) is None]
-        for i, j0, n in _runs(missing):  # each run of missing cores along a row in one call: no core twice
-            run = predictor.predict_area(pixels, PixelWindow(i * k, j0 * k, k, n * k), origin=origin,
-                                         raster_shape=shape, mode="exact")
+        for run in row_runs(missing):  # each run of missing cores along a row in one call: no core twice
+            (i, j0), n = run[0], len(run)
+            scores = predictor.predict_area(pixels, PixelWindow(i * k, j0 * k, k, n * k), origin=origin,
+                                            raster_shape=shape, mode="exact")
             for j in range(n):
-                self._cores.put((i, j0 + j), run[:, :, j * k : (j + 1) * k].copy())
+                self._cores.put((i, j0 + j), scores[:, :, j * k : (j + 1) * k].copy())
         i_first, j_first = r // k, c // k
         n_i, n_j = (r + rows - 1) // k - i_first + 1, (c + cols - 1) // k - j_first + 1
         whole = np.empty((predictor.scheme.num_classes, n_i * k, n_j * k), dtype=np.float32)
@@ -578,15 +536,8 @@ class ClassifyLandcover:
         out[:, ~valid] = 0
 
 
-def _runs(cores: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
-    """``(row, first column, length)`` of each horizontal run of consecutive cores."""
-    runs: list[tuple[int, int, int]] = []
-    for i, j in sorted(cores):
-        if runs and runs[-1][0] == i and runs[-1][1] + runs[-1][2] == j:
-            runs[-1] = (i, runs[-1][1], runs[-1][2] + 1)
-        else:
-            runs.append((i, j, 1))
-    return runs
+def _core_cache() -> SizedLRU[tuple[int, int], npt.NDArray[np.float32]]:
+    return SizedLRU(CORE_CACHE_BYTES, lambda a: int(a.nbytes))
 
 
 def _bands_text(bands: Sequence[int]) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -251,6 +252,40 @@ def load_model_file(path: str | Path) -> ModelFile:
         raise ModelFormatError(f"{p}: unknown model file type {suffix or '(none)'} (use .safetensors, .onnx or the "
                                "tutorial's CNTK .model)")
     return ModelFile.load(p)
+
+
+class CountingBackend:
+    """A backend that counts the network windows it evaluates (services report it; tests assert on it).
+
+    Args:
+        inner: the backend doing the work.
+    """
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.config, self.scheme, self.input_scale = inner.config, inner.scheme, inner.input_scale
+        self.precision = str(getattr(inner, "precision", "fp32"))
+        self.windows = 0
+        self._lock = threading.Lock()
+
+    def run(self, batch: npt.NDArray[np.float32], *, mean_subtracted: bool = False) -> npt.NDArray[np.float32]:
+        """Scores of ``batch`` from the inner backend, counted.
+
+        Args:
+            batch: ``(N, bands, H, W)`` float32.
+            mean_subtracted: whether means were already subtracted.
+        """
+        with self._lock:
+            self.windows += len(batch)
+        return self.inner.run(batch, mean_subtracted=mean_subtracted)
+
+    def prepare(self, *, mean_subtracted: bool = False) -> None:
+        """Prepare the inner backend.
+
+        Args:
+            mean_subtracted: the variant to prepare.
+        """
+        self.inner.prepare(mean_subtracted=mean_subtracted)
 
 
 def load_backend(path: str | Path, *, backend: BackendName = "onnxruntime", threads: int | None = None,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -224,3 +224,21 @@ def score_area(backend: Backend, tiling: Tiling, padded: npt.NDArray[np.float32]
             r, q, h, w = c.out.row - p, c.out.col - p, c.out.height, c.out.width
             out[:, r : r + h, q : q + w] = sc[:, halo : halo + h, halo : halo + w]
     return out
+
+
+def row_runs(cells: Iterable[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """Grid cells ``(row, col)`` grouped into runs of consecutive columns along a row, each run sorted.
+
+    A run of cores is predicted in one network call (:meth:`Predictor.predict_area` over the run) with the
+    same windows as one by one.
+
+    Args:
+        cells: grid positions (any order, no repeats).
+    """
+    runs: list[list[tuple[int, int]]] = []
+    for cell in sorted(cells):
+        if runs and runs[-1][-1][0] == cell[0] and runs[-1][-1][1] + 1 == cell[1]:
+            runs[-1].append(cell)
+        else:
+            runs.append([cell])
+    return runs

@@ -38,7 +38,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +56,7 @@ from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.warp import reproject, transform_bounds
 
+from .._lru import SizedLRU
 from .._version import __version__
 from ..data.raster import (
     RasterInfo,
@@ -69,10 +70,11 @@ from ..data.raster import (
 )
 from ..data.windows import PixelWindow
 from ..errors import CoordinateError, DataError, InvalidRasterError, LandcoverError, WindowError
+from ..inference.backends import CountingBackend
 from ..inference.metrics import softmax
 from ..inference.predictor import Predictor
 from ..inference.render import soft_labels
-from ..inference.tiling import Mode
+from ..inference.tiling import Mode, row_runs
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +148,6 @@ class _Stats:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.windows = 0
         self.units_computed = 0
         self.hits = 0
         self.misses = 0
@@ -166,24 +167,6 @@ class _Stats:
                               "p50_ms": round(float(np.percentile(arr, 50)) * 1e3, 1) if len(arr) else 0.0,
                               "p95_ms": round(float(np.percentile(arr, 95)) * 1e3, 1) if len(arr) else 0.0}
             return out
-
-
-class _CountingBackend:
-    """Counts the network windows evaluated (for ``/metrics`` and the tests)."""
-
-    def __init__(self, inner: Any, stats: _Stats) -> None:
-        self.inner, self.stats = inner, stats
-        self.config, self.scheme, self.input_scale = inner.config, inner.scheme, inner.input_scale
-        self.precision = str(getattr(inner, "precision", "fp32"))
-
-    def run(self, batch: npt.NDArray[np.float32], *, mean_subtracted: bool = False) -> npt.NDArray[np.float32]:
-        with self.stats.lock:
-            self.stats.windows += len(batch)
-        out: npt.NDArray[np.float32] = self.inner.run(batch, mean_subtracted=mean_subtracted)
-        return out
-
-    def prepare(self, *, mean_subtracted: bool = False) -> None:
-        self.inner.prepare(mean_subtracted=mean_subtracted)
 
 
 class TileRequest:
@@ -248,7 +231,8 @@ class TileService:
         self.source = str(source)
         self.stats = _Stats()
         config = predictor.config.updated(mode=mode, **(FAST_SETTINGS if mode == "fast" else {}))
-        self.predictor = Predictor(_CountingBackend(predictor.backend, self.stats), config)
+        self._backend = CountingBackend(predictor.backend)
+        self.predictor = Predictor(self._backend, config)
         self.scheme = self.predictor.scheme
         self.tiling = self.predictor.tiling(mode)
         self.unit = self.tiling.model_core if mode == "exact" else self.tiling.block_side
@@ -269,9 +253,7 @@ class TileService:
         self.precomputed = None if precomputed is None else self._check_precomputed(precomputed)
         self.model_id = model_id or secrets.token_hex(8)
         self._identity = self._source_identity()
-        self._cache: OrderedDict[tuple[int, int], Unit] = OrderedDict()
-        self._cache_limit = int(cache_mb * 2**20)
-        self._cache_bytes = 0
+        self._cache: SizedLRU[tuple[int, int], Unit] = SizedLRU(int(cache_mb * 2**20), lambda u: u.nbytes)
         self._lock = threading.Lock()
         self._pending: dict[tuple[int, int], _Pending] = {}
         self._jobs: list[_Job] = []
@@ -403,7 +385,7 @@ class TileService:
             units = self.units(keys, timeout=timeout)
         else:
             with self._lock:
-                units = {k: self._cache[k] for k in keys if k in self._cache}
+                units = {k: u for k in keys if (u := self._cache.get(k)) is not None}
         for key, unit in units.items():
             part = self._crop(unit, key, window)
             if part is None:
@@ -457,13 +439,13 @@ class TileService:
         """Windows evaluated, units computed and cached, cache hits and misses, queue, latency percentiles."""
         with self._lock:
             queue = sum(1 for p in self._pending.values() if not p.future.done())
-            cached, cached_bytes = len(self._cache), self._cache_bytes
+            cached, cached_bytes = len(self._cache), self._cache.bytes
         with self.stats.lock:
-            counters = {"windows_evaluated": self.stats.windows, "units_computed": self.stats.units_computed,
+            counters = {"windows_evaluated": self._backend.windows, "units_computed": self.stats.units_computed,
                         "cache_hits": self.stats.hits, "cache_misses": self.stats.misses,
                         "units_dropped": self.stats.dropped}
         return {**counters, "units_cached": cached, "cache_bytes": cached_bytes,
-                "cache_limit_bytes": self._cache_limit, "queue": queue, "latency": self.stats.percentiles()}
+                "cache_limit_bytes": self._cache.limit, "queue": queue, "latency": self.stats.percentiles()}
 
     def record_latency(self, layer: str, seconds: float) -> None:
         """Add one served tile's latency to :meth:`metrics`.
@@ -565,21 +547,6 @@ class TileService:
                 for j in range(window.col // u, (window.col_stop - 1) // u + 1)]
 
     # ------------------------------------------------------------------ units: cache, single flight, worker
-    def _cache_get(self, key: tuple[int, int]) -> Unit | None:
-        unit = self._cache.get(key)
-        if unit is not None:
-            self._cache.move_to_end(key)
-        return unit
-
-    def _cache_put(self, key: tuple[int, int], unit: Unit) -> None:
-        if key in self._cache:
-            return
-        self._cache[key] = unit
-        self._cache_bytes += unit.nbytes
-        while self._cache_bytes > self._cache_limit and len(self._cache) > 1:
-            _, old = self._cache.popitem(last=False)
-            self._cache_bytes -= old.nbytes
-
     def _await_units(self, req: TileRequest, keys: list[tuple[int, int]], then: Callable[[], None]) -> None:
         """Call ``then`` once every unit in ``keys`` is available (now, or when computed)."""
         futures: list[cf.Future[Unit]] = []
@@ -587,8 +554,7 @@ class TileService:
         with self._cond:
             hits = 0
             for key in keys:
-                if key in self._cache:
-                    self._cache.move_to_end(key)
+                if self._cache.get(key) is not None:
                     hits += 1
                     continue
                 pending = self._pending.get(key)
@@ -651,7 +617,7 @@ class TileService:
                 if self._closed:
                     return
                 job = heapq.heappop(self._jobs)
-            for run in _runs(job.keys, self.mode == "exact"):
+            for run in self._runs(job.keys):
                 with self._cond:
                     todo = [k for k in run if (p := self._pending.get(k)) is not None and p.interest > 0
                             and not p.started and not p.future.done()]
@@ -673,7 +639,7 @@ class TileService:
                 with self._cond:
                     waiting = []
                     for k, unit in computed.items():
-                        self._cache_put(k, unit)
+                        self._cache.put(k, unit)
                         p = self._pending.pop(k, None)
                         if p is not None:
                             waiting.append((p.future, unit))
@@ -690,6 +656,12 @@ class TileService:
         detail = re.sub(r"\?[^\s)'\"]*", "?...", detail)[:300]
         return SourceError(f"{_public_name(self.source)}: cannot read the imagery ({detail})")
 
+    def _runs(self, keys: Iterable[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+        """Units computed together. Exact: a row run in one call (a core's scores depend on its window only).
+        Fast: one by one — the batch predictor's fast blocks extend each block's mean field into its halo,
+        so a block's answer would change with its neighbours in the same call."""
+        return row_runs(keys) if self.mode == "exact" else [[k] for k in sorted(set(keys))]
+
     def _dataset(self) -> Any:
         """This thread's handle on the source (rasterio handles are not shared between threads)."""
         ds = getattr(self._local, "ds", None)
@@ -701,7 +673,7 @@ class TileService:
         return ds
 
     def _compute(self, keys: list[tuple[int, int]]) -> dict[tuple[int, int], Unit]:
-        """Units in one row run (exact) or one unit (fast), exactly as the batch predictor computes them."""
+        """Units of one run (see :meth:`_runs`), in one network call, exactly as the batch predictor computes them."""
         u, h, w = self.unit, self.info.height, self.info.width
         i, j0, j1 = keys[0][0], keys[0][1], keys[-1][1]
         area = PixelWindow(i * u, j0 * u, u, (j1 - j0 + 1) * u).intersect(h, w)
@@ -804,7 +776,7 @@ class TileService:
 
     def _compute_now(self, keys: list[tuple[int, int]]) -> dict[tuple[int, int], Unit]:
         out: dict[tuple[int, int], Unit] = {}
-        for run in _runs(keys, self.mode == "exact"):
+        for run in self._runs(keys):
             out.update(self._compute(run))
         return out
 
@@ -915,17 +887,6 @@ def _densified_bounds(transformer: Transformer, bounds: Sequence[float], points:
     if not ok.any():
         return (math.inf, math.inf, -math.inf, -math.inf)
     return float(px[ok].min()), float(py[ok].min()), float(px[ok].max()), float(py[ok].max())
-
-
-def _runs(keys: Sequence[tuple[int, int]], merge: bool) -> list[list[tuple[int, int]]]:
-    """Keys in row runs of consecutive columns (exact mode: one network call per run), or one by one."""
-    runs: list[list[tuple[int, int]]] = []
-    for key in sorted(keys):
-        if merge and runs and runs[-1][-1][0] == key[0] and runs[-1][-1][1] + 1 == key[1]:
-            runs[-1].append(key)
-        else:
-            runs.append([key])
-    return runs
 
 
 def _native_zoom(cell_size: float, lat: float) -> int:
