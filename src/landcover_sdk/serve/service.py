@@ -260,11 +260,20 @@ class TileService:
         self._cond = threading.Condition(self._lock)
         self._seq = itertools.count()
         self._closed = False
-        self.predictor.backend.prepare(mean_subtracted=self.tiling.subtracts_block_means)
+        self._warm_up()
         self._worker = threading.Thread(target=self._work, name="lc-infer", daemon=True)
         self._worker.start()
         self._pool = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="lc-tile")
         self._zoom_in: bytes | None = None
+
+    def _warm_up(self) -> None:
+        """Build the session and run it once per batch size it will see, uncounted: ONNX Runtime's first call of a
+        shape allocates (measured ~0.6 s here), which would otherwise land on the first tile a user asks for."""
+        self._backend.prepare(mean_subtracted=self.tiling.subtracts_block_means)
+        side = self.tiling.window
+        for n in sorted({1, self.tiling.windows_per_call}):
+            self._backend.inner.run(np.zeros((n, self.predictor.model_config.in_bands, side, side), np.float32),
+                                    mean_subtracted=self.tiling.subtracts_block_means)
 
     # ------------------------------------------------------------------ public API
     def request(self, layer: str, z: int, x: int, y: int) -> TileRequest:
