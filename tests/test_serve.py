@@ -22,7 +22,7 @@ from rasterio.warp import reproject
 
 from landcover_sdk import Predictor
 from landcover_sdk.data.synthetic import write_scenes
-from landcover_sdk.errors import CoordinateError, DataError, WindowError
+from landcover_sdk.errors import CoordinateError, DataError, InvalidRasterError, WindowError
 from landcover_sdk.inference import soft_labels, softmax
 from landcover_sdk.serve import TileService
 from landcover_sdk.serve.service import FAST_SETTINGS
@@ -391,6 +391,10 @@ def test_remote_cogs_over_http_ranges_and_azurite(scene: Path, blob_store: Any, 
             finally:
                 remote.close()
         assert ranges and all(end - start < scene.stat().st_size for start, end in ranges)  # read by ranges
+        with pytest.raises(InvalidRasterError) as refused:  # nothing listening: named, token-free, one line
+            _service("https://127.0.0.1:9/scene.tif?sv=2024&sig=SECRET")
+        assert "SECRET" not in str(refused.value) and refused.value.__cause__ is None
+        assert str(refused.value).startswith("https://127.0.0.1:9/scene.tif:")
     finally:
         local.close()
         httpd.shutdown()

@@ -484,14 +484,18 @@ class TileService:
 
     # ------------------------------------------------------------------ geometry
     def _open_info(self) -> RasterInfo:
-        with self._gdal_env():
-            info = read_info(self._path)
+        name = _public_name(self.source)
+        try:
+            with self._gdal_env():
+                info = read_info(self._path)
+        except InvalidRasterError as exc:  # name the source as given, never its query string (SAS tokens)
+            raise InvalidRasterError(name, _strip_queries(exc.problem)) from None
         if info.count < self.predictor.model_config.in_bands:
-            raise DataError(f"{self.source}: {info.count} band(s); the model needs "
+            raise DataError(f"{name}: {info.count} band(s); the model needs "
                             f"{self.predictor.model_config.in_bands}")
         validate_image(info, list(range(1, self.predictor.model_config.in_bands + 1)))
         if info.crs is None:
-            raise DataError(f"{self.source}: no coordinate reference system; map tiles need one")
+            raise DataError(f"{name}: no coordinate reference system; map tiles need one")
         return info
 
     def _gdal_env(self) -> rasterio.Env:
@@ -662,7 +666,7 @@ class TileService:
         if isinstance(exc, LandcoverError) and not isinstance(exc, InvalidRasterError):
             return exc
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        detail = re.sub(r"\?[^\s)'\"]*", "?...", detail)[:300]
+        detail = _strip_queries(detail)[:300]
         return SourceError(f"{_public_name(self.source)}: cannot read the imagery ({detail})")
 
     def _runs(self, keys: Iterable[tuple[int, int]]) -> list[list[tuple[int, int]]]:
@@ -794,12 +798,13 @@ class TileService:
         local = gdal_path(path)
         with self._gdal_env():
             info = read_info(local)
-        same = (info.width, info.height, info.crs, info.transform) == (
-            self.info.width, self.info.height, self.info.crs, self.info.transform)
-        if not same:
+        differs = [what for what, a, b in (("size", (info.height, info.width), (self.info.height, self.info.width)),
+                                           ("CRS", info.crs, self.info.crs),
+                                           ("transform", info.transform, self.info.transform)) if a != b]
+        if differs:
+            verb = "differ" if len(differs) > 1 else "differs"
             raise DataError(f"{_public_name(str(path))}: the precomputed classes are not on the imagery's grid "
-                            f"({info.height}x{info.width} {info.crs} vs {self.info.height}x{self.info.width} "
-                            f"{self.info.crs}); predict the whole image with `landcover predict`")
+                            f"({' and '.join(differs)} {verb}); predict the whole image with `landcover predict`")
         if info.count != 1 or info.dtypes[0] != "uint8":
             raise DataError(f"{_public_name(str(path))}: not a class raster (one uint8 band)")
         return local
@@ -908,6 +913,11 @@ def _png(image: Image.Image) -> bytes:
     buf = io.BytesIO()
     image.save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
+
+
+def _strip_queries(text: str) -> str:
+    """``text`` with every URL query string replaced by ``?...`` (SAS tokens live there)."""
+    return re.sub(r"\?[^\s)'\"]*", "?...", text)
 
 
 def _public_name(source: str) -> str:
