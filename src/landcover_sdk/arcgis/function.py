@@ -205,7 +205,6 @@ class _RasterGrid:
     cell_y: float
     rows: int
     cols: int
-    srs: Any
 
     def pixel(self, x: float, y: float) -> tuple[float, float]:
         return (self.y0 - y) / self.cell_y, (x - self.x0) / self.cell_x
@@ -556,7 +555,7 @@ def _raster_grid(info: Mapping[str, Any]) -> _RasterGrid | None:
     cols, rows = (extent[2] - extent[0]) / cell_x, (extent[3] - extent[1]) / cell_y
     if abs(cols - round(cols)) > 1e-3 or abs(rows - round(rows)) > 1e-3:
         return None
-    return _RasterGrid(extent[0], extent[3], cell_x, cell_y, round(rows), round(cols), info.get("spatialReference"))
+    return _RasterGrid(extent[0], extent[3], cell_x, cell_y, round(rows), round(cols))
 
 
 def _output_bands(output: str, scheme: ClassScheme) -> int:

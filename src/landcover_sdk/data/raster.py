@@ -244,8 +244,8 @@ def read_window(
     cols = edge_indices(window.col, window.width, w, pad_mode)
     # Pixels beyond the edges mirror the raster's own pixels, which may lie outside ``window``
     # itself (a narrow strip at the edge mirrors further in): read the span the indices reach.
-    span = PixelWindow(int(rows[rows >= 0].min()), int(cols[cols >= 0].min()), 0, 0)
-    span = PixelWindow(span.row, span.col, int(rows.max()) + 1 - span.row, int(cols.max()) + 1 - span.col)
+    r0, c0 = int(rows[rows >= 0].min()), int(cols[cols >= 0].min())
+    span = PixelWindow(r0, c0, int(rows.max()) + 1 - r0, int(cols.max()) + 1 - c0)
     data = np.asarray(_read(ds, indexes, span, source))
     out = data[..., np.clip(rows - span.row, 0, None)[:, None], np.clip(cols - span.col, 0, None)[None, :]]
     if pad_mode == "constant":
@@ -298,18 +298,34 @@ def valid_mask(
         data: its pixels ``(bands, h, w)``, already read.
         bands: the 1-based bands ``data`` holds.
     """
-    flags = ds.mask_flag_enums
     valid = np.ones(data.shape[-2:], dtype=bool)
     if ds.nodata is not None:
         valid &= ~(data == ds.nodata).all(axis=0)
+    masked = dataset_mask(ds, window, bands)
+    if masked is not None:
+        valid &= masked
+    return valid
+
+
+def dataset_mask(ds: DatasetReader, window: PixelWindow, bands: Sequence[int]) -> npt.NDArray[np.bool_] | None:
+    """``True`` where a real mask says a window has data (an internal mask, or an alpha band that is not one of
+    ``bands``); ``None`` when the dataset has no such mask (nodata values are not looked at).
+
+    Args:
+        ds: the open dataset.
+        window: the window, inside the raster.
+        bands: the 1-based bands read as data (an alpha flag on one of them is ignored: NAIP's NIR).
+    """
     alpha = [i + 1 for i, ci in enumerate(ds.colorinterp) if ci == ColorInterp.alpha]
     extra_alpha = [a for a in alpha if a not in bands]
     rio_win = window.to_rasterio()
     if extra_alpha:
-        valid &= ds.read(extra_alpha[0], window=rio_win) > 0
-    elif not alpha and any(MaskFlags.per_dataset in f and MaskFlags.nodata not in f for f in flags):
-        valid &= ds.read_masks(bands[0], window=rio_win) > 0
-    return valid
+        mask: npt.NDArray[np.bool_] = ds.read(extra_alpha[0], window=rio_win) > 0
+        return mask
+    if not alpha and any(MaskFlags.per_dataset in f and MaskFlags.nodata not in f for f in ds.mask_flag_enums):
+        internal: npt.NDArray[np.bool_] = ds.read_masks(bands[0], window=rio_win) > 0
+        return internal
+    return None
 
 
 def pad_array(array: npt.NDArray[Any], pads: tuple[tuple[int, int], tuple[int, int]], mode: PadMode,

@@ -68,8 +68,12 @@ class PixelWindow:
 
     def intersect(self, height: int, width: int) -> PixelWindow | None:
         """The part of this window inside a ``height`` × ``width`` raster, or ``None``."""
-        r0, c0 = max(self.row, 0), max(self.col, 0)
-        r1, c1 = min(self.row_stop, height), min(self.col_stop, width)
+        return self.overlap(PixelWindow(0, 0, height, width))
+
+    def overlap(self, other: PixelWindow) -> PixelWindow | None:
+        """The pixels this window shares with ``other``, or ``None``."""
+        r0, c0 = max(self.row, other.row), max(self.col, other.col)
+        r1, c1 = min(self.row_stop, other.row_stop), min(self.col_stop, other.col_stop)
         if r1 <= r0 or c1 <= c0:
             return None
         return PixelWindow(r0, c0, r1 - r0, c1 - c0)

@@ -198,7 +198,12 @@ class Predictor:
         return classes
 
     # ------------------------------------------------------------------ rasters
-    def _check_source(self, src: str | Path) -> RasterInfo:
+    def check_source(self, src: str | Path) -> RasterInfo:
+        """The header of imagery this model can read: enough bands, an accepted data type; else an error naming it.
+
+        Args:
+            src: a GeoTIFF path or a GDAL path.
+        """
         info = read_info(src)
         bands = self._bands()
         if info.count < len(bands):
@@ -225,7 +230,7 @@ class Predictor:
         tiling = self.tiling(mode)
         reg = Region.coerce(region)
         src_local = _local_raster(src)
-        info = self._check_source(src_local)
+        info = self.check_source(src_local)
         win = resolve_region(info, reg, margin=self.model_config.margin).window
         with open_raster(src_local) as ds:
             data = read_window(ds, tiling.read_window(win), bands=self._bands(),
@@ -345,7 +350,7 @@ class Predictor:
         t0 = time.perf_counter()
         tiling = self.tiling(mode)
         src_local = _local_raster(src)
-        info = self._check_source(src_local)
+        info = self.check_source(src_local)
         outputs = [p for p in requested.values() if p is not None]
         if not outputs and labels is None:
             raise StorageError("no output requested (give dst, probabilities, preview, labels, report or figure)")

@@ -65,7 +65,6 @@ from ..data.raster import (
     read_info,
     read_window,
     valid_mask,
-    validate_image,
     write_raster,
 )
 from ..data.windows import PixelWindow
@@ -138,8 +137,7 @@ class _Pending:
 
 @dataclass(order=True)
 class _Job:
-    priority: int
-    seq: int
+    priority: int  # minus the request's sequence number: the newest request comes first
     keys: list[tuple[int, int]] = field(compare=False)
 
 
@@ -396,11 +394,12 @@ class TileService:
             with self._lock:
                 units = {k: u for k in keys if (u := self._cache.get(k)) is not None}
         for key, unit in units.items():
-            part = self._crop(unit, key, window)
-            if part is None:
+            overlap = self._overlap(key, unit, window)
+            if overlap is None:
                 continue
-            classes, valid = part
-            counts += np.bincount(classes[valid], minlength=self.scheme.num_classes)
+            _, (sr, sc) = overlap
+            classes = unit.classes[sr, sc]
+            counts += np.bincount(classes[unit.valid[sr, sc]], minlength=self.scheme.num_classes)
             covered += classes.size
         total = int(counts.sum())
         cell = abs(self.info.transform.a * self.info.transform.e)
@@ -487,13 +486,9 @@ class TileService:
         name = _public_name(self.source)
         try:
             with self._gdal_env():
-                info = read_info(self._path)
+                info = self.predictor.check_source(self._path)
         except InvalidRasterError as exc:  # name the source as given, never its query string (SAS tokens)
             raise InvalidRasterError(name, _strip_queries(exc.problem)) from None
-        if info.count < self.predictor.model_config.in_bands:
-            raise DataError(f"{name}: {info.count} band(s); the model needs "
-                            f"{self.predictor.model_config.in_bands}")
-        validate_image(info, list(range(1, self.predictor.model_config.in_bands + 1)))
         if info.crs is None:
             raise DataError(f"{name}: no coordinate reference system; map tiles need one")
         return info
@@ -563,7 +558,6 @@ class TileService:
     def _await_units(self, req: TileRequest, keys: list[tuple[int, int]], then: Callable[[], None]) -> None:
         """Call ``then`` once every unit in ``keys`` is available (now, or when computed)."""
         futures: list[cf.Future[Unit]] = []
-        new: list[tuple[int, int]] = []
         with self._cond:
             hits = 0
             for key in keys:
@@ -573,7 +567,6 @@ class TileService:
                 pending = self._pending.get(key)
                 if pending is None:
                     pending = self._pending[key] = _Pending(cf.Future())
-                    new.append(key)
                 pending.interest += 1
                 req._keys.append(key)
                 futures.append(pending.future)
@@ -581,7 +574,7 @@ class TileService:
                 self.stats.hits += hits
                 self.stats.misses += len(futures)
             if req._keys:
-                heapq.heappush(self._jobs, _Job(-next(self._seq), 0, list(req._keys)))
+                heapq.heappush(self._jobs, _Job(-next(self._seq), list(req._keys)))
                 self._cond.notify()
         if not futures:
             then()
@@ -701,11 +694,8 @@ class TileService:
                          area.col - read.col : area.col_stop - read.col]
             valid = valid_mask(ds, area, own, bands)
         out: dict[tuple[int, int], Unit] = {}
-        if self.mode == "exact":
-            scores = self.predictor.predict_area(canvas, area, origin=(read.row, read.col), raster_shape=(h, w))
-        else:
-            scores = self.predictor.predict_area(canvas, area, origin=(read.row, read.col), raster_shape=(h, w),
-                                                 mode="fast")
+        scores = self.predictor.predict_area(canvas, area, origin=(read.row, read.col), raster_shape=(h, w),
+                                             mode=self.mode)
         classes = scores.argmax(axis=0).astype(np.uint8)
         nodata = self.scheme.nodata_class
         if self.predictor.config.nodata_to_class0 and nodata is not None:
@@ -727,7 +717,7 @@ class TileService:
             if req.future.done():
                 return
             try:
-                data = self._render(req.layer, req.z, req.x, req.y, window, req._keys)
+                data = self._render(req.layer, req.z, req.x, req.y, window)
             except Exception as exc:
                 err = self._source_error(exc)
                 log.warning("tile %s/%d/%d/%d failed: %s", req.layer, req.z, req.x, req.y, err)
@@ -745,6 +735,17 @@ class TileService:
         except RuntimeError:  # shut down
             req.future.cancel()
 
+    def _overlap(self, key: tuple[int, int], unit: Unit, window: PixelWindow) -> tuple[
+            tuple[slice, slice], tuple[slice, slice]] | None:
+        """Where a unit and ``window`` overlap: ``(slices in the window, slices in the unit)``, or ``None``."""
+        r0, c0 = key[0] * self.unit, key[1] * self.unit
+        inter = PixelWindow(r0, c0, *unit.classes.shape).overlap(window)
+        if inter is None:
+            return None
+        return ((slice(inter.row - window.row, inter.row_stop - window.row),
+                 slice(inter.col - window.col, inter.col_stop - window.col)),
+                (slice(inter.row - r0, inter.row_stop - r0), slice(inter.col - c0, inter.col_stop - c0)))
+
     def _assemble(self, window: PixelWindow, units: dict[tuple[int, int], Unit], *,
                   probabilities: bool = False) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]:
         """Class ids (or probabilities) and validity of ``window`` from its units."""
@@ -752,32 +753,17 @@ class TileService:
         valid = np.zeros(shape, dtype=bool)
         out: npt.NDArray[Any] = (np.zeros((self.scheme.num_classes, *shape), np.float32) if probabilities
                                  else np.zeros(shape, np.uint8))
-        u = self.unit
-        for (i, j), unit in units.items():
-            r0, c0 = i * u, j * u
-            inter = PixelWindow(r0, c0, unit.classes.shape[0], unit.classes.shape[1])
-            rs, re_ = max(r0, window.row), min(inter.row_stop, window.row_stop)
-            cs, ce = max(c0, window.col), min(inter.col_stop, window.col_stop)
-            if rs >= re_ or cs >= ce:
+        for key, unit in units.items():
+            overlap = self._overlap(key, unit, window)
+            if overlap is None:
                 continue
-            dr, dc = slice(rs - window.row, re_ - window.row), slice(cs - window.col, ce - window.col)
-            sr, sc = slice(rs - r0, re_ - r0), slice(cs - c0, ce - c0)
+            (dr, dc), (sr, sc) = overlap
             valid[dr, dc] = unit.valid[sr, sc]
             if probabilities:
                 out[:, dr, dc] = unit.probabilities[:, sr, sc]
             else:
                 out[dr, dc] = unit.classes[sr, sc]
         return out, valid
-
-    def _crop(self, unit: Unit, key: tuple[int, int], window: PixelWindow) -> tuple[
-            npt.NDArray[np.uint8], npt.NDArray[np.bool_]] | None:
-        u = self.unit
-        r0, c0 = key[0] * u, key[1] * u
-        rs, re_ = max(r0, window.row), min(r0 + unit.classes.shape[0], window.row_stop)
-        cs, ce = max(c0, window.col), min(c0 + unit.classes.shape[1], window.col_stop)
-        if rs >= re_ or cs >= ce:
-            return None
-        return unit.classes[rs - r0 : re_ - r0, cs - c0 : ce - c0], unit.valid[rs - r0 : re_ - r0, cs - c0 : ce - c0]
 
     def _units_for(self, keys: list[tuple[int, int]]) -> dict[tuple[int, int], Unit]:
         with self._lock:
@@ -839,8 +825,7 @@ class TileService:
         image.info["transparency"] = 0 if self.scheme.nodata_class == 0 else 255
         return _png(image)
 
-    def _render(self, layer: str, z: int, x: int, y: int, window: PixelWindow,
-                keys: list[tuple[int, int]]) -> bytes:
+    def _render(self, layer: str, z: int, x: int, y: int, window: PixelWindow) -> bytes:
         b = _TMS.xy_bounds(morecantile.Tile(x, y, z))
         dst_transform = rasterio.transform.from_bounds(b.left, b.bottom, b.right, b.top, TILE, TILE)
         src_transform = self.info.transform @ Affine.translation(window.col, window.row)

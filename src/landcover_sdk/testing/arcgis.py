@@ -44,8 +44,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import rasterio
-from rasterio.enums import ColorInterp, MaskFlags
 
+from ..data.raster import dataset_mask
 from ..data.windows import PixelWindow
 
 DATA_TYPES = ("numeric", "string", "raster", "rasters", "boolean")
@@ -391,14 +391,10 @@ class ArcGISReplay:
             data = ds.read(bands, window=inner.to_rasterio())
             valid = np.ones(data.shape, dtype=bool)
             if ds.nodata is not None:
-                valid &= data != ds.nodata
-            alpha = [i + 1 for i, ci in enumerate(ds.colorinterp) if ci == ColorInterp.alpha]
-            extra_alpha = [a for a in alpha if a not in bands]
-            if extra_alpha:
-                valid &= ds.read(extra_alpha[0], window=inner.to_rasterio())[None] > 0
-            elif not alpha and any(MaskFlags.per_dataset in f and MaskFlags.nodata not in f
-                                   for f in ds.mask_flag_enums):
-                valid &= ds.read_masks(bands[0], window=inner.to_rasterio())[None] > 0
+                valid &= data != ds.nodata  # per band, as ArcGIS masks each band at its NoData
+            masked = dataset_mask(ds, inner, bands)
+            if masked is not None:
+                valid &= masked[None]
         r, c = inner.row - read.row, inner.col - read.col
         pixels[:, r : r + inner.height, c : c + inner.width] = data
         mask[:, r : r + inner.height, c : c + inner.width] = valid
