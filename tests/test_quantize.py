@@ -117,3 +117,16 @@ def test_cli_quantize_and_info(fp32: Path, scenes: list[Path], tmp_path: Path,
     info = json.loads(capsys.readouterr().out)
     assert info["precision"] == "int8" and info["quantization"]["calibration_windows"] == 2
     assert len(info["quantization"]["calibration_files"]) == 2  # the folder's two *_NAIP.tif
+
+
+def test_int8_fast_mode_keeps_the_full_context_unless_told_otherwise(int8: Path) -> None:
+    q = Predictor.from_file(int8)
+    assert (q.config.fast_window, q.config.fast_halo) == (640, 64)
+    assert q.tiling("fast").halo == 64 and q.mode_label("fast") == "fast tiling, int8 (approximate)"
+    chosen = Predictor.from_file(int8, fast_window=576, fast_halo=32)
+    assert (chosen.config.fast_window, chosen.config.fast_halo) == (576, 32)
+    assert Predictor.from_file(int8, fast_halo=0).config.fast_window == 576  # one of them given: no default swap
+
+
+def test_float_models_keep_the_fast_default(fp32: Path) -> None:
+    assert (Predictor.from_file(fp32).config.fast_window, Predictor.from_file(fp32).config.fast_halo) == (576, 32)

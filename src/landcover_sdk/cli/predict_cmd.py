@@ -42,6 +42,8 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=_choices("mode"), default=None, help=_help("mode") + " (default exact)")
     p.add_argument("--backend", choices=_choices("backend"), default=None, help=_help("backend"))
     p.add_argument("--threads", type=int, default=None, help=_help("threads"))
+    p.add_argument("--device", default=None, help=_help("device"))
+    p.add_argument("--autocast", choices=["fp16", "bf16"], default=None, help=_help("autocast"))
     p.add_argument("--batch-size", type=int, default=None, help=_help("batch_size"))
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -93,7 +95,7 @@ def _predictor(args: argparse.Namespace) -> Predictor:
     from ..inference.predictor import Predictor
 
     return Predictor.from_file(args.model, backend=args.backend, threads=args.threads, mode=args.mode,
-                               batch_size=args.batch_size)
+                               batch_size=args.batch_size, device=args.device, autocast=args.autocast)
 
 
 def _predict(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ unknown keys; :func:`~landcover_sdk.config.load_config` reports errors with fiel
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -244,10 +245,18 @@ class PredictConfig(StrictModel):
                                      "windows (~3x faster, ~99.9 % the same classes)")
     backend: Literal["onnxruntime", "torch"] = Field(
         default="onnxruntime", description="'onnxruntime' (core install, no torch) or 'torch' (train extra)")
+    device: str = Field(
+        default="cpu",
+        description="where the network runs: 'cpu', or 'cuda' / 'cuda:N' (onnxruntime: needs onnxruntime-gpu; "
+                    "torch: a CUDA build)")
+    autocast: Literal["fp16", "bf16"] | None = Field(
+        default=None, description="torch backend only: run the network under torch.autocast in this precision "
+                                  "(approximate: never labelled exact)")
     batch_size: PositiveInt = Field(default=2, description="256x256 windows per call (larger windows: fewer)")
     threads: PositiveInt | None = Field(default=None, description="compute threads (default: every CPU)")
     fast_window: PositiveInt = Field(
-        default=576, description="fast-mode window side (576: 512-pixel cores, fastest measured on CPU)")
+        default=576, description="fast-mode window side (576: 512-pixel cores, fastest measured on CPU; int8 "
+                                 "models default to 640 with a 64-pixel halo)")
     fast_halo: int = Field(default=32, ge=0, description="context kept around each fast-mode core; the input "
                                                          "is still read with the model's 64-pixel margin")
     memory_arena: bool = Field(default=True, description="ONNX Runtime's CPU memory arena (faster; more memory)")
@@ -261,8 +270,18 @@ class PredictConfig(StrictModel):
                                    "(<name>_probabilities.tif)")
     nodata_to_class0: bool = Field(default=True, description="pixels with no input data get the no-data class (0)")
 
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if not re.fullmatch(r"cpu|cuda(:[0-9]+)?", value):
+            raise ValueError(f"{value!r} is not 'cpu', 'cuda' or 'cuda:N'")
+        return value
+
     @model_validator(mode="after")
     def _fast_geometry(self) -> PredictConfig:
+        if self.autocast is not None and self.backend != "torch":
+            raise ValueError(f"autocast: {self.autocast} needs backend 'torch' (ONNX Runtime runs the model in the "
+                             "precision it was saved in)")
         if self.fast_window <= 2 * self.fast_halo:
             raise ValueError(f"fast_window: {self.fast_window} must exceed twice fast_halo ({2 * self.fast_halo})")
         if self.fast_window % 8 or self.fast_halo % 4:
@@ -352,6 +371,9 @@ class RunnerConfig(StrictModel):
         default_factory=AzureCredentials, description="Azure credentials (secrets come from the environment, never "
                                                       "from files)")
     pool_id: str = Field(default="landcover-pool", description="Batch pool to create or reuse")
+    pool_allocation_mode: Literal["batch-service", "user-subscription"] = Field(
+        default="batch-service", description="the Batch account's pool allocation mode; spot nodes "
+                                             "(resources.low_priority) exist only in 'user-subscription' accounts")
     poll_seconds: float = Field(default=10.0, gt=0.0, description="seconds between Batch status polls")
     image: BatchImage = Field(default_factory=BatchImage, description="the pool nodes' operating-system image")
     sdk_requirement: str | None = Field(

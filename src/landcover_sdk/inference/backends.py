@@ -56,6 +56,63 @@ def _threads(threads: int | None) -> int:
     return threads if threads else max(1, os.cpu_count() or 1)
 
 
+def onnx_providers(device: str) -> list[Any]:
+    """ONNX Runtime execution providers for ``device`` (``"cpu"``, ``"cuda"`` or ``"cuda:N"``).
+
+    Raises :class:`~landcover_sdk.ConfigError` when a GPU is asked for and this onnxruntime has no
+    CUDA execution provider (the CPU-only wheel), before any model is built.
+
+    Args:
+        device: where the network runs.
+    """
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if not device.startswith("cuda"):
+        raise ConfigError(f"device: {device!r} is not 'cpu', 'cuda' or 'cuda:N'")
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if "CUDAExecutionProvider" not in available:
+        raise ConfigError(f"device: {device} needs ONNX Runtime's CUDA execution provider, and this onnxruntime "
+                          f"has only {', '.join(available)} (install onnxruntime-gpu, or use backend 'torch')")
+    index = int(device.partition(":")[2] or 0)
+    return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
+
+
+def ort_session(graph: bytes, *, threads: int, device: str = "cpu", memory_arena: bool = True,
+                what: str = "the model") -> Any:
+    """An ONNX Runtime session over a serialized graph, on ``device``; a graph it cannot load is a ModelFormatError.
+
+    ONNX Runtime falls back to the CPU without a word when the CUDA libraries cannot be loaded; a
+    session that asked for a GPU and did not get one is refused here instead.
+
+    Args:
+        graph: the serialized ONNX model.
+        threads: CPU compute threads.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        memory_arena: keep the CPU memory arena.
+        what: how errors name the model.
+    """
+    import onnxruntime as ort
+
+    providers = onnx_providers(device)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # The arena makes large (fast-mode) windows ~30 % faster; without it a 1024x1024 window needs
+    # ~1.3 GB instead of ~2.4 GB. The default 576-pixel fast windows fit either way.
+    opts.enable_cpu_mem_arena = memory_arena
+    try:
+        session = ort.InferenceSession(graph, opts, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise ModelFormatError(f"ONNX Runtime cannot load {what} ({type(exc).__name__}: {exc})") from exc
+    if device != "cpu" and session.get_providers()[0] != "CUDAExecutionProvider":
+        raise ConfigError(f"device: {device}: ONNX Runtime could not start its CUDA execution provider (CUDA or "
+                          "cuDNN libraries missing or not matching onnxruntime-gpu); it would have run on the CPU")
+    return session
+
+
 class OnnxBackend:
     """ONNX Runtime sessions over the network, built from the weights (core install only).
 
@@ -67,13 +124,17 @@ class OnnxBackend:
         mf: the model file.
         threads: compute threads (default: every CPU).
         memory_arena: keep ONNX Runtime's CPU memory arena (faster; more memory with big windows).
+        device: ``"cpu"``, or ``"cuda"`` / ``"cuda:N"`` (the CUDA execution provider of onnxruntime-gpu).
     """
 
-    def __init__(self, mf: ModelFile, *, threads: int | None = None, memory_arena: bool = True) -> None:
+    def __init__(self, mf: ModelFile, *, threads: int | None = None, memory_arena: bool = True,
+                 device: str = "cpu") -> None:
+        onnx_providers(device)  # a GPU this onnxruntime cannot use is refused before anything is built
         self.model_file = mf
         self.config, self.scheme, self.input_scale = mf.config, mf.scheme, mf.input_scale
         self.threads = _threads(threads)
         self.memory_arena = memory_arena
+        self.device = device
         self._sessions: dict[bool, Any] = {}
 
     def prepare(self, *, mean_subtracted: bool = False) -> None:
@@ -83,22 +144,10 @@ class OnnxBackend:
     def _session(self, mean_subtracted: bool) -> Any:
         session = self._sessions.get(mean_subtracted)
         if session is None:
-            import onnxruntime as ort
-
             from ..models.onnx_export import build_onnx
 
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = self.threads
-            opts.inter_op_num_threads = 1
-            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            # The arena makes large (fast-mode) windows ~30 % faster; without it a 1024x1024 window needs
-            # ~1.3 GB instead of ~2.4 GB. The default 576-pixel fast windows fit either way.
-            opts.enable_cpu_mem_arena = self.memory_arena
             graph = build_onnx(self.model_file, full=True, subtract_mean=not mean_subtracted).SerializeToString()
-            try:
-                session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
-            except Exception as exc:  # onnxruntime raises its own exception types
-                raise ModelFormatError(f"ONNX Runtime cannot load the model ({type(exc).__name__}: {exc})") from exc
+            session = ort_session(graph, threads=self.threads, device=self.device, memory_arena=self.memory_arena)
             self._sessions[mean_subtracted] = session
         return session
 
@@ -114,40 +163,56 @@ class TorchBackend:
     Build it from a model file (``TorchBackend(mf)``) or around a live model, e.g. one being
     trained (:meth:`from_module`).
 
+    With ``autocast`` the network runs under :func:`torch.autocast` in half precision (``"fp16"``, or
+    ``"bf16"``), the usual way to use a GPU's tensor cores; its answers approximate the float model's and
+    :attr:`precision` says so.
+
     Args:
         mf: the model file.
         threads: torch CPU threads (default: torch's choice).
-        device: torch device, e.g. ``"cpu"`` or ``"cuda"``.
+        device: torch device, e.g. ``"cpu"``, ``"cuda"`` or ``"cuda:1"``.
+        autocast: ``None`` (float32), ``"fp16"`` or ``"bf16"``.
     """
 
-    def __init__(self, mf: ModelFile, *, threads: int | None = None, device: str = "cpu") -> None:
+    def __init__(self, mf: ModelFile, *, threads: int | None = None, device: str = "cpu",
+                 autocast: str | None = None) -> None:
+        import torch
+
         from ..models.unet import UNetModel
 
+        if str(device).startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"device: {device} asked for, but this torch build sees no CUDA device "
+                              f"(torch {torch.__version__})")
         if threads:
-            import torch
-
             torch.set_num_threads(threads)
-        self._init(UNetModel.from_model_file(mf).to(device).eval(), device, mf.input_scale)
+        self._init(UNetModel.from_model_file(mf).to(device).eval(), device, mf.input_scale, autocast)
 
     @classmethod
-    def from_module(cls, model: UNetModel, device: Any = "cpu", *, input_scale: float = 1.0 / 256.0) -> TorchBackend:
+    def from_module(cls, model: UNetModel, device: Any = "cpu", *, input_scale: float = 1.0 / 256.0,
+                    autocast: str | None = None) -> TorchBackend:
         """A backend over a live model, used as it is (its train/eval state is the caller's).
 
         Args:
             model: the network (e.g. the one a :class:`~landcover_sdk.Trainer` is training).
             device: the device its parameters are on.
             input_scale: factor applied to uint8 imagery (the tutorial: 1/256).
+            autocast: ``None`` (float32), ``"fp16"`` or ``"bf16"``.
         """
         backend = cls.__new__(cls)
-        backend._init(model, device, input_scale)
+        backend._init(model, device, input_scale, autocast)
         return backend
 
-    def _init(self, model: UNetModel, device: Any, input_scale: float) -> None:
+    def _init(self, model: UNetModel, device: Any, input_scale: float, autocast: str | None) -> None:
         import torch
 
+        dtypes = {"fp16": torch.float16, "bf16": torch.bfloat16}
+        if autocast is not None and autocast not in dtypes:
+            raise ConfigError(f"autocast: {autocast!r} is not 'fp16' or 'bf16'")
         self.torch = torch
         self.model = model
         self.device = device
+        self.precision = autocast or "fp32"
+        self._autocast = None if autocast is None else (torch.device(device).type, dtypes[autocast])
         self.config, self.scheme, self.input_scale = model.config, model.scheme, input_scale
 
     def prepare(self, *, mean_subtracted: bool = False) -> None:
@@ -155,10 +220,16 @@ class TorchBackend:
 
     def run(self, batch: npt.NDArray[np.float32], *, mean_subtracted: bool = False) -> npt.NDArray[np.float32]:
         """Scores of a batch (see :meth:`Backend.run`)."""
-        with self.torch.inference_mode():
-            x = self.torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
-            scores = self.model.forward_full(x, subtract_mean=not mean_subtracted).float().cpu().numpy()
-            return np.asarray(scores, dtype=np.float32)
+        torch = self.torch
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
+            if self._autocast is None:
+                scores = self.model.forward_full(x, subtract_mean=not mean_subtracted)
+            else:
+                device_type, dtype = self._autocast
+                with torch.autocast(device_type=device_type, dtype=dtype):
+                    scores = self.model.forward_full(x, subtract_mean=not mean_subtracted)
+            return np.asarray(scores.float().cpu().numpy(), dtype=np.float32)
 
 
 class QuantizedBackend:
@@ -201,17 +272,7 @@ class QuantizedBackend:
     def prepare(self, *, mean_subtracted: bool = False) -> None:
         """Build the ONNX Runtime session."""
         if self._session is None:
-            import onnxruntime as ort
-
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = self.threads
-            opts.inter_op_num_threads = 1
-            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            try:
-                self._session = ort.InferenceSession(self._bytes, opts, providers=["CPUExecutionProvider"])
-            except Exception as exc:  # onnxruntime raises its own exception types
-                raise ModelFormatError(f"{self.path}: ONNX Runtime cannot load the int8 model "
-                                       f"({type(exc).__name__}: {exc})") from exc
+            self._session = ort_session(self._bytes, threads=self.threads, what=f"the int8 model {self.path}")
 
     def run(self, batch: npt.NDArray[np.float32], *, mean_subtracted: bool = False) -> npt.NDArray[np.float32]:
         """Scores of a batch (see :meth:`Backend.run`)."""
@@ -289,7 +350,7 @@ class CountingBackend:
 
 
 def load_backend(path: str | Path, *, backend: BackendName = "onnxruntime", threads: int | None = None,
-                 memory_arena: bool = True) -> Backend:
+                 memory_arena: bool = True, device: str = "cpu", autocast: str | None = None) -> Backend:
     """Open a model file (``.safetensors``, ``.onnx`` or a tutorial CNTK ``.model``) on the chosen backend.
 
     Args:
@@ -298,7 +359,11 @@ def load_backend(path: str | Path, *, backend: BackendName = "onnxruntime", thre
         threads: compute threads (default: every CPU).
         memory_arena: ONNX Runtime only: keep its CPU memory arena; off trades ~25 % of
             fast-mode speed for less memory with very large windows.
+        device: ``"cpu"``, or ``"cuda"`` / ``"cuda:N"``.
+        autocast: torch only: ``"fp16"`` or ``"bf16"`` (approximate), default float32.
     """
+    if autocast is not None and backend != "torch":
+        raise ConfigError(f"autocast: {autocast} needs backend 'torch'")
     if Path(path).suffix.lower() == ".onnx":
         from ..models.onnx_export import model_file_from_onnx, onnx_precision, read_onnx
 
@@ -306,13 +371,16 @@ def load_backend(path: str | Path, *, backend: BackendName = "onnxruntime", thre
         if onnx_precision(model) == "int8":
             if backend == "torch":
                 raise ConfigError(f"backend: {path} is an int8 ONNX model; it runs on ONNX Runtime only")
+            if device != "cpu":
+                raise ConfigError(f"device: {path} is an int8 model for CPUs; on {device} use the float model "
+                                  "(backend 'torch' with autocast 'fp16' or 'bf16' uses a GPU's tensor cores)")
             return QuantizedBackend(path, threads=threads, model=model)
         mf = model_file_from_onnx(model, path)
     else:
         mf = load_model_file(path)
     if backend == "torch":
-        return TorchBackend(mf, threads=threads)
-    return OnnxBackend(mf, threads=threads, memory_arena=memory_arena)
+        return TorchBackend(mf, threads=threads, device=device, autocast=autocast)
+    return OnnxBackend(mf, threads=threads, memory_arena=memory_arena, device=device)
 
 
 def check_batch(batch: npt.NDArray[np.floating[Any]], bands: int) -> None:
