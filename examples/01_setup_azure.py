@@ -54,7 +54,7 @@ def main() -> None:
     spec = JobSpec(name="tutorial-train", kind="train", config="builtin:tutorial",
                    inputs={"data": f"{prefix}/tiles"}, outputs=f"{prefix}/runs/train",
                    resources={"nodes": 2, "processes_per_node": 1, "gpus_per_node": 1, "require_gpu": True,
-                              "vm_size": "Standard_NC6s_v3"})
+                              "vm_size": "Standard_NC4as_T4_v3"})  # NC6 and NC6s_v3 are retired
     if args.execute:
         runner = BatchAIRunner(RunnerConfig(kind="azure-batch", pool_id="landcover-tutorial"))
         created = runner.create_pool(spec)

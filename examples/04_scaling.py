@@ -57,11 +57,13 @@ def main() -> None:
     multi = JobSpec(name="tutorial-train-4x", kind="train", config="builtin:tutorial",
                     inputs={"data": "az://naip/tutorial/tiles"}, outputs="az://naip/tutorial/runs/train-4x",
                     resources={"nodes": 4, "processes_per_node": 1, "gpus_per_node": 1, "require_gpu": True,
-                               "vm_size": "Standard_NC6s_v3", "low_priority": True})
+                               "vm_size": "Standard_NC4as_T4_v3", "low_priority": True})
     print("\nthe multi-node job file:\n" + multi.to_yaml())
-    plan = BatchAIRunner(RunnerConfig(kind="azure-batch", pool_id="landcover-4x"), dry_run=True).plan(multi)
+    # spot nodes exist only in Batch accounts with user-subscription pool allocation
+    plan = BatchAIRunner(RunnerConfig(kind="azure-batch", pool_id="landcover-4x",
+                                      pool_allocation_mode="user-subscription"), dry_run=True).plan(multi)
     task = plan.tasks[0].body
-    print(f"Azure Batch (dry run): pool of {plan.pool.body['targetLowPriorityNodes']} low-priority "
+    print(f"Azure Batch (dry run): pool of {plan.pool.body['targetLowPriorityNodes']} spot "
           f"{plan.pool.body['vmSize']} nodes; one multi-instance task over "
           f"{task['multiInstanceSettings']['numberOfInstances']} nodes running:\n  {task['commandLine']}")
 

@@ -1,35 +1,37 @@
 """A local stand-in for the Azure Batch REST service, for testing the real ``BatchClient``.
 
-It listens on 127.0.0.1, checks every request (method, path, api-version, shared-key
-authorisation, content type, and the JSON body against the Batch REST shapes), answers like
-Batch does (201/200/202/404 with Batch error bodies), moves pools from resizing to steady and
-tasks from active to running to completed, can fail a task or answer 503 a given number of times,
-and records every call.
+It listens on 127.0.0.1 and is at least as strict as the service: every request's api-version and SharedKey
+signature (the HMAC recomputed with the account key), every POST/PATCH body against the pinned azure-batch
+models (``batch_schema``), ids, durations and resource-file sources. It behaves as the service documents where
+the runner can go wrong: a job may name a pool that does not exist yet (its tasks wait), a multi-instance task
+the pool cannot run is accepted and stays active, a job created with ``terminatejob`` and no tasks completes
+at once and then refuses tasks, a job whose ``maxWallClockTime`` runs out completes with its active tasks left
+active, nodes whose start task fails become ``starttaskfailed`` (with the start task's stderr on the node) and
+run nothing. Pools resize, tasks go active → running → completed, given tasks fail, given calls answer 503;
+every call is recorded.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
+
+from .batch_schema import validate
 
 API_VERSION = "2025-06-01"
 ACCOUNT = "lcbatch"
 KEY = "c2VjcmV0LWJhdGNoLWtleS1mb3ItdGVzdHMtb25seQ=="
 
-POOL_KEYS = {"id", "displayName", "vmSize", "virtualMachineConfiguration", "targetDedicatedNodes",
-             "targetLowPriorityNodes", "taskSlotsPerNode", "enableInterNodeCommunication", "startTask",
-             "metadata", "taskSchedulingPolicy", "networkConfiguration", "mountConfiguration"}
-JOB_KEYS = {"id", "displayName", "poolInfo", "onAllTasksComplete", "onTaskFailure", "constraints",
-            "commonEnvironmentSettings", "metadata", "priority", "usesTaskDependencies"}
-TASK_KEYS = {"id", "displayName", "commandLine", "resourceFiles", "outputFiles", "environmentSettings",
-             "constraints", "userIdentity", "multiInstanceSettings", "containerSettings", "exitConditions",
-             "dependsOn", "requiredSlots", "affinityInfo"}
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 DURATION_RE = re.compile(r"^P(?:\d+D)?(?:T(?:\d+H)?(?:\d+M)?(?:\d+(?:\.\d+)?S)?)?$")
 
@@ -52,6 +54,8 @@ class BatchEmulator:
     resize_polls: int = 2  # GETs a new pool answers "resizing" before "steady"
     task_polls: int = 2  # GETs per task before it completes (active, running, completed)
     failing_tasks: dict[str, str] = field(default_factory=dict)  # task id -> stderr text
+    start_task_failure: str | None = None  # stderr of a start task that fails on every node
+    clock: Any = time.monotonic  # the service's clock (tests may move it on)
     fail_with_503: dict[tuple[str, str], int] = field(default_factory=dict)  # (method, path) -> times
     calls: list[Call] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
@@ -61,6 +65,7 @@ class BatchEmulator:
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
     _range: str | None = None
+    _last_body: dict[str, Any] | None = None
 
     @property
     def endpoint(self) -> str:
@@ -118,9 +123,17 @@ class BatchEmulator:
                 return
             if problems:
                 self.violations += problems
-                self._reply(h, call, 400, _error("InvalidRequest", "; ".join(problems)))
+                auth = any("SharedKey" in p for p in problems)
+                self._reply(h, call, 403 if auth else 400,
+                            _error("AuthenticationFailed" if auth else "InvalidRequest", "; ".join(problems)))
+                return
+            schema = validate(h.command, url.path, body) if h.command in ("POST", "PATCH") else []
+            if schema:
+                self.violations += schema
+                self._reply(h, call, 400, _error("InvalidRequestBody", "; ".join(schema)))
                 return
             self._range = h.headers.get("ocp-range")
+            self._last_body = body if isinstance(body, dict) else None
             status, payload = self._route(h.command, url.path, body)
         self._reply(h, call, status, payload)
 
@@ -130,8 +143,9 @@ class BatchEmulator:
         if query.get("api-version") != [API_VERSION]:
             out.append(f"{h.command} {path}: api-version {query.get('api-version')} != {API_VERSION}")
         auth = h.headers.get("Authorization", "")
-        if not re.fullmatch(rf"SharedKey {ACCOUNT}:[A-Za-z0-9+/=]{{40,}}", auth):
-            out.append(f"{h.command} {path}: missing or malformed SharedKey authorisation")
+        if not any(hmac.compare_digest(auth, f"SharedKey {ACCOUNT}:{sig}") for sig in _signatures(h, path, query)):
+            out.append(f"{h.command} {path}: SharedKey signature does not verify (missing, wrong key or "
+                       "canonicalisation)")
         if KEY in auth or KEY.encode() in raw:
             out.append(f"{h.command} {path}: the account key itself was sent")
         if not h.headers.get("ocp-date"):
@@ -167,11 +181,19 @@ class BatchEmulator:
 
     # ------------------------------------------------------------------ routes
     def _route(self, method: str, path: str, body: Any) -> tuple[int, Any]:
-        parts = [p for p in path.split("/") if p]
+        parts = [q for p in path.split("/") if p for q in unquote(p).split("/")]  # file paths come %2F-encoded
         if parts == ["pools"] and method == "POST":
             return self._create_pool(body)
         if len(parts) == 2 and parts[0] == "pools":
             return self._pool(method, parts[1])
+        if len(parts) == 3 and parts[0] == "pools" and parts[2] == "nodes" and method == "GET":
+            return self._nodes(parts[1])
+        if len(parts) >= 6 and parts[0] == "pools" and parts[2] == "nodes" and parts[4] == "files":
+            node = next((n for n in self._node_list(parts[1]) if n["id"] == parts[3]), None)
+            name = "/".join(parts[5:])
+            if node is None or name not in node["_files"]:
+                return 404, _error("FileNotFound" if node else "NodeNotFound", f"{name} not found")
+            return 200, node["_files"][name].encode()
         if parts == ["jobs"] and method == "POST":
             return self._create_job(body)
         if len(parts) == 2 and parts[0] == "jobs":
@@ -205,16 +227,9 @@ class BatchEmulator:
         return 400, _error("InvalidUri", f"{method} {path} is not a Batch operation the emulator knows")
 
     def _create_pool(self, body: dict[str, Any]) -> tuple[int, Any]:
-        bad = _unknown(body, POOL_KEYS, "pool")
-        vm = body.get("virtualMachineConfiguration") or {}
+        bad = []
         if not ID_RE.match(str(body.get("id", ""))):
             bad.append("pool.id: missing or invalid")
-        if not body.get("vmSize"):
-            bad.append("pool.vmSize: required")
-        if not {"publisher", "offer", "sku"} <= set(vm.get("imageReference") or {}):
-            bad.append("pool.virtualMachineConfiguration.imageReference: publisher/offer/sku required")
-        if not vm.get("nodeAgentSKUId"):
-            bad.append("pool.virtualMachineConfiguration.nodeAgentSKUId: required")
         nodes = int(body.get("targetDedicatedNodes", 0)) + int(body.get("targetLowPriorityNodes", 0))
         if nodes < 1:
             bad.append("pool: target nodes must be >= 1")
@@ -224,10 +239,39 @@ class BatchEmulator:
         if bad:
             self.violations += bad
             return 400, _error("InvalidPropertyValue", "; ".join(bad))
-        if body["id"] in self.pools:
+        if body["id"].lower() in {p.lower() for p in self.pools}:  # ids are unique case-insensitively
             return 409, _error("PoolExists", "The specified pool already exists.")
         self.pools[body["id"]] = {**body, "_polls": 0, "state": "active", "allocationState": "resizing"}
         return 201, None
+
+    def _node_list(self, pool_id: str) -> list[dict[str, Any]]:
+        """The pool's nodes once it is steady; every node's start task fails with ``start_task_failure``."""
+        pool = self.pools.get(pool_id)
+        if pool is None or pool["allocationState"] != "steady":
+            return []
+        if "_nodes" not in pool:
+            count = int(pool.get("targetDedicatedNodes", 0)) + int(pool.get("targetLowPriorityNodes", 0))
+            failing = self.start_task_failure is not None and bool(pool.get("startTask"))
+            pool["_nodes"] = [{
+                "id": f"tvmps_{i:04d}", "state": "starttaskfailed" if failing else "idle",
+                "startTaskInfo": {"state": "completed", "exitCode": 1 if failing else 0, "retryCount": 2,
+                                  "result": "failure" if failing else "success",
+                                  **({"failureInfo": {"category": "usererror", "code": "FailureExitCode",
+                                                      "message": "The start task exited with a non-zero code"}}
+                                     if failing else {})},
+                "_files": {"startup/stderr.txt": self.start_task_failure if failing else "",
+                           "startup/stdout.txt": ""},
+            } for i in range(count)]
+        nodes: list[dict[str, Any]] = pool["_nodes"]
+        return nodes
+
+    def _nodes(self, pool_id: str) -> tuple[int, Any]:
+        if pool_id not in self.pools:
+            return 404, _error("PoolNotFound", "The specified pool does not exist.")
+        return 200, {"value": [{k: v for k, v in n.items() if not k.startswith("_")} for n in self._node_list(pool_id)]}
+
+    def _usable_nodes(self, pool_id: str) -> int:
+        return sum(n["state"] not in ("starttaskfailed", "unusable") for n in self._node_list(pool_id))
 
     def _pool(self, method: str, pool_id: str) -> tuple[int, Any]:
         pool = self.pools.get(pool_id)
@@ -252,24 +296,40 @@ class BatchEmulator:
         return 200, view
 
     def _create_job(self, body: dict[str, Any]) -> tuple[int, Any]:
-        bad = _unknown(body, JOB_KEYS, "job")
+        bad = []
         if not ID_RE.match(str(body.get("id", ""))):
             bad.append("job.id: missing or invalid")
-        pool_id = (body.get("poolInfo") or {}).get("poolId")
-        if pool_id not in self.pools:
-            bad.append(f"job.poolInfo.poolId: pool {pool_id!r} does not exist")
-        for s in body.get("commonEnvironmentSettings", []):
-            if set(s) - {"name", "value"} or not s.get("name"):
-                bad.append(f"job.commonEnvironmentSettings: bad entry {s}")
+        # a job may name a pool that does not exist yet: Batch accepts it and its tasks wait
         _check_duration(body.get("constraints", {}).get("maxWallClockTime"), "job.constraints", bad)
         if bad:
             self.violations += bad
             return 400, _error("InvalidPropertyValue", "; ".join(bad))
-        if body["id"] in self.jobs:
+        if body["id"].lower() in {j.lower() for j in self.jobs}:
             return 409, _error("JobExists", "The specified job already exists.")
-        self.jobs[body["id"]] = {**body, "state": "active"}
+        self.jobs[body["id"]] = {**body, "state": "active", "_created": self.clock(), "_started": _now()}
         self.tasks[body["id"]] = {}
+        self._settle_job(body["id"])
         return 201, None
+
+    def _settle_job(self, job_id: str) -> None:
+        """Apply the job's end rules: all tasks complete (with terminatejob, even none), or its clock ran out."""
+        job = self.jobs[job_id]
+        if job["state"] != "active":
+            return
+        limit = _seconds(job.get("constraints", {}).get("maxWallClockTime"))
+        if limit is not None and self.clock() - job["_created"] > limit:
+            job["state"] = "completed"
+            job["executionInfo"] = {"startTime": job["_started"], "endTime": _now(),
+                                    "terminateReason": "MaxWallClockTimeExpiry"}
+            for task in self.tasks[job_id].values():
+                if task["state"] == "running":  # running tasks are killed; active ones stay active
+                    self._finish(task, killed=True)
+            return
+        tasks = self.tasks[job_id].values()
+        if job.get("onAllTasksComplete") == "terminatejob" and all(t["state"] == "completed" for t in tasks):
+            job["state"] = "completed"
+            job["executionInfo"] = {"startTime": job["_started"], "endTime": _now(),
+                                    "terminateReason": "AllTasksComplete"}
 
     def _job(self, method: str, job_id: str) -> tuple[int, Any]:
         job = self.jobs.get(job_id)
@@ -281,51 +341,61 @@ class BatchEmulator:
         if job["state"] == "deleting":
             del self.jobs[job_id]
             return 404, _error("JobNotFound", "The specified job does not exist.")
-        tasks = self.tasks[job_id].values()
-        if tasks and all(t["state"] == "completed" for t in tasks) and job.get("onAllTasksComplete") == "terminatejob":
-            job["state"] = "completed"
+        if method == "PATCH":
+            if job["state"] != "active":
+                return 409, _error("JobCompleted", "The specified job is already in a completed state.")
+            job.update(self._last_body or {})
+            self._settle_job(job_id)
+            return 200, None
+        self._settle_job(job_id)
         return 200, {k: v for k, v in job.items() if not k.startswith("_")}
 
     def _create_task(self, job_id: str, body: dict[str, Any]) -> tuple[int, Any]:
         job = self.jobs.get(job_id)
         if job is None:
             return 404, _error("JobNotFound", "The specified job does not exist.")
-        bad = _unknown(body, TASK_KEYS, "task")
+        self._settle_job(job_id)
+        if job["state"] != "active":
+            return 409, _error("JobCompleted", "The specified job is already in a completed state.")
+        bad = []
         if not ID_RE.match(str(body.get("id", ""))):
             bad.append("task.id: missing or invalid")
-        if not body.get("commandLine"):
-            bad.append("task.commandLine: required")
-        for rf in body.get("resourceFiles", []):
+        multi = body.get("multiInstanceSettings") or {}
+        files = [*body.get("resourceFiles", []), *multi.get("commonResourceFiles", [])]
+        for rf in files:
             sources = [k for k in ("autoStorageContainerName", "storageContainerUrl", "httpUrl") if k in rf]
             if len(sources) != 1:
                 bad.append(f"task.resourceFiles: exactly one source expected, got {sources}")
             if "sig=" in json.dumps(rf):
                 bad.append("task.resourceFiles: a SAS signature in the request")
-        for of in body.get("outputFiles", []):
-            if not of.get("filePattern") or "container" not in (of.get("destination") or {}):
-                bad.append("task.outputFiles: filePattern and destination.container required")
         _check_duration(body.get("constraints", {}).get("maxWallClockTime"), "task.constraints", bad)
-        multi = body.get("multiInstanceSettings")
-        pool = self.pools.get(job["poolInfo"]["poolId"], {})
-        if multi:
-            n = multi.get("numberOfInstances", 0)
-            total = int(pool.get("targetDedicatedNodes", 0)) + int(pool.get("targetLowPriorityNodes", 0))
-            if not 1 <= n <= total:
-                bad.append(f"task.multiInstanceSettings.numberOfInstances: {n} with {total} node(s) in the pool")
-            if not pool.get("enableInterNodeCommunication"):
-                bad.append("multi-instance task on a pool without enableInterNodeCommunication")
         if bad:
             self.violations += bad
             return 400, _error("InvalidPropertyValue", "; ".join(bad))
-        if body["id"] in self.tasks[job_id]:
+        if body["id"].lower() in {t.lower() for t in self.tasks[job_id]}:
             return 409, _error("TaskExists", "The specified task already exists.")
         self.tasks[job_id][body["id"]] = {**body, "state": "active", "_polls": 0, "files": {}}
         return 201, None
+
+    def _runnable(self, job_id: str, task: dict[str, Any]) -> bool:
+        """Whether Batch would schedule the task now (else it stays active, possibly for ever)."""
+        pool = self.pools.get(self.jobs[job_id]["poolInfo"]["poolId"])
+        if pool is None or self._usable_nodes(pool["id"]) == 0:
+            return False
+        multi = task.get("multiInstanceSettings")
+        if multi:
+            if not pool.get("enableInterNodeCommunication") or int(pool.get("taskSlotsPerNode", 1)) > 1:
+                return False  # "never scheduled--it remains indefinitely in the 'active' state"
+            return int(multi.get("numberOfInstances", 1)) <= self._usable_nodes(pool["id"])
+        return True
 
     def _get_task(self, job_id: str, task_id: str) -> tuple[int, Any]:
         task = self.tasks.get(job_id, {}).get(task_id)
         if task is None:
             return 404, _error("TaskNotFound", "The specified task does not exist.")
+        self._settle_job(job_id)
+        if task["state"] == "active" and (self.jobs[job_id]["state"] != "active" or not self._runnable(job_id, task)):
+            return 200, self._task_view(task)
         task["_polls"] += 1
         if task["state"] != "completed":
             task["state"] = "running" if task["_polls"] <= self.task_polls else "completed"
@@ -336,8 +406,10 @@ class BatchEmulator:
                 self._finish(task)
         return 200, self._task_view(task)
 
-    def _finish(self, task: dict[str, Any]) -> None:
-        failing = task["id"] in self.failing_tasks
+    def _finish(self, task: dict[str, Any], *, killed: bool = False) -> None:
+        failing = killed or task["id"] in self.failing_tasks
+        task["state"] = "completed"
+        task["files"].setdefault("stdout.txt", "")
         task["files"]["stdout.txt"] += "done\n"
         task["files"]["stderr.txt"] = self.failing_tasks.get(task["id"], "")
         info: dict[str, Any] = {"exitCode": 1 if failing else 0, "result": "failure" if failing else "success",
@@ -352,15 +424,49 @@ class BatchEmulator:
         return {k: v for k, v in task.items() if not k.startswith("_") and k != "files"}
 
 
+SIGNED_HEADERS = ("content-encoding", "content-language", "content-length", "content-md5", "content-type", "date",
+                  "if-modified-since", "if-match", "if-none-match", "if-unmodified-since", "range")
+
+
+def _signatures(h: BaseHTTPRequestHandler, path: str, query: dict[str, list[str]]) -> list[str]:
+    """The SharedKey signatures Batch accepts for this request, recomputed with the account key.
+
+    From "Authenticate requests to the Azure Batch service": the verb, eleven standard headers, the ``ocp-``
+    headers (lower-case, sorted, ``name:value``) and ``/<account><path>`` with each query parameter
+    (lower-case, sorted, ``\nname:value``). A body-less write may be signed with Content-Length 0 or empty.
+    """
+    headers = {k.lower(): v for k, v in h.headers.items() if v}
+    lengths = [headers.get("content-length", "")]
+    if h.command not in ("GET", "HEAD") and "content-length" not in headers:
+        lengths.append("0")
+    out = []
+    for length in lengths:
+        values = {**headers, "content-length": length}
+        text = h.command + "\n" + "\n".join(values.get(k, "") for k in SIGNED_HEADERS) + "\n"
+        text += "".join(f"{k}:{v}\n" for k, v in sorted(headers.items()) if k.startswith("ocp-"))
+        text += f"/{ACCOUNT}{path}"
+        text += "".join(f"\n{k.lower()}:{','.join(sorted(v))}" for k, v in sorted(query.items()) if v and v[0])
+        digest = hmac.new(base64.b64decode(KEY), text.encode("utf-8"), hashlib.sha256).digest()
+        out.append(base64.b64encode(digest).decode())
+    return out
+
+
 def _error(code: str, message: str) -> dict[str, Any]:
     return {"odata.metadata": "https://batch/$metadata#Microsoft.Azure.Batch.Protocol.Entities.Container.errors/@Element",
             "code": code, "message": {"lang": "en-US", "value": message}}
 
 
-def _unknown(body: Any, allowed: set[str], what: str) -> list[str]:
-    if not isinstance(body, dict):
-        return [f"{what}: body must be a JSON object"]
-    return [f"{what}.{k}: not a Batch REST property" for k in sorted(set(body) - allowed)]
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+
+
+def _seconds(value: Any) -> float | None:
+    """Seconds of an ISO 8601 duration of days, hours, minutes and seconds (``None`` for none)."""
+    m = re.fullmatch(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?", str(value or ""))
+    if not value or m is None:
+        return None
+    d, h, mi, sec = (float(x) if x else 0.0 for x in m.groups())
+    return ((d * 24 + h) * 60 + mi) * 60 + sec
 
 
 def _check_duration(value: Any, where: str, bad: list[str]) -> None:

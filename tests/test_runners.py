@@ -202,11 +202,12 @@ def test_batch_training_job_full_sequence(batch: BatchEmulator, blob_store: Any,
     assert batch.violations == []
     assert result.ok and result.exit_codes == {"train": 0}
     seq = batch.sequence()
-    assert seq[:6] == ["HEAD /pools/lc-pool", "POST /pools", "GET /pools/lc-pool", "GET /pools/lc-pool",
-                       "GET /pools/lc-pool", "POST /jobs"]
-    assert seq[6] == "POST /jobs/train-multi-1/tasks"
-    polls = [c for c in seq[7:] if not c.endswith("/files/stdout.txt")]
-    assert polls == ["GET /jobs/train-multi-1/tasks/train"] * 3
+    assert seq[:7] == ["HEAD /pools/lc-pool", "POST /pools", "GET /pools/lc-pool", "GET /pools/lc-pool",
+                       "GET /pools/lc-pool", "GET /pools/lc-pool/nodes", "POST /jobs"]
+    assert seq[7:9] == ["POST /jobs/train-multi-1/tasks", "PATCH /jobs/train-multi-1"]
+    polls = [c for c in seq[9:] if not c.endswith("/files/stdout.txt")]
+    assert polls == ["GET /jobs/train-multi-1/tasks/train", "GET /jobs/train-multi-1", "GET /pools/lc-pool/nodes"] * 2 \
+        + ["GET /jobs/train-multi-1/tasks/train"]
     # stdout streamed while running: each line once, in order, with the task prefix
     streamed = [r.getMessage() for r in caplog.records if r.name == "landcover_sdk.runners.task"]
     assert streamed == ["[train] running train", "[train] progress 1/3", "[train] progress 2/3",
@@ -214,12 +215,17 @@ def test_batch_training_job_full_sequence(batch: BatchEmulator, blob_store: Any,
     # dry run returned exactly the bodies that were sent
     sent = [c.body for c in batch.calls if c.method == "POST"]
     assert sent == [r.body for r in dry.requests]
+    assert sent[1]["onAllTasksComplete"] == "noaction"  # switched after the last task:
+    assert [c.body for c in batch.calls if c.method == "PATCH"] == [{"onAllTasksComplete": "terminatejob"}]
     pool, job, task = sent
     assert pool["enableInterNodeCommunication"] is True and pool["targetDedicatedNodes"] == 2
     assert task["multiInstanceSettings"]["numberOfInstances"] == 2
     assert "--nnodes=2" in task["commandLine"] and "AZ_BATCH_MASTER_NODE" in task["commandLine"]
-    assert task["resourceFiles"] == [{"autoStorageContainerName": blob_store.container,
-                                      "blobPrefix": "runs/t1/_job/train-multi-1.yaml", "filePath": "job/"}]
+    assert task["resourceFiles"] == []  # only common resource files reach every node of a multi-instance task
+    assert task["multiInstanceSettings"]["commonResourceFiles"] == [{
+        "autoStorageContainerName": blob_store.container, "blobPrefix": "runs/t1/_job/train-multi-1.yaml",
+        "filePath": "job"}]
+    assert "--rdzv-conf=join_timeout=3600,read_timeout=3600" in task["commandLine"]
     assert {"name": "AZURE_STORAGE_ACCOUNT", "value": "devstoreaccount1"} in job["commonEnvironmentSettings"]
     assert all(c.query["api-version"] == [API_VERSION] for c in batch.calls)
     # the job file went to storage first, with the config inlined
@@ -244,9 +250,11 @@ def test_batch_prediction_job_with_failing_chunk(batch: BatchEmulator, blob_stor
                                                             "images": [f"az://{c}/in/{n}" for n in
                                                                        ("a_NAIP.tif", "b_NAIP.tif", "c_NAIP.tif")]},
                    outputs=f"az://{c}/pred", chunks=3, resources={"low_priority": True, "nodes": 3})
+    with pytest.raises(RunnerError, match=r"resources\.low_priority: .*user-subscription"):
+        _runner(batch, blob_store, tmp_path).submit(spec)
     batch.failing_tasks["predict-001"] = "Traceback...\nRuntimeError: CUDA out of memory\n"
     batch.fail_with_503[("POST", "/jobs")] = 1
-    runner = _runner(batch, blob_store, tmp_path)
+    runner = _runner(batch, blob_store, tmp_path, pool_allocation_mode="user-subscription")
     result = runner.run(spec, job_id="predict-1", progress=False)
     assert batch.violations == []
     assert batch.sequence().count("POST /jobs") == 2  # the 503 was retried
@@ -287,7 +295,7 @@ def test_batch_reused_pool_with_other_vm_size(batch: BatchEmulator, blob_store: 
     runner = _runner(batch, blob_store, tmp_path)
     runner.submit(spec, job_id="first")
     other = spec.model_copy(update={"resources": spec.resources.model_copy(update={"vm_size": "Standard_D4s_v5"})})
-    with pytest.raises(RunnerError, match="pool lc-pool exists with VM size Standard_NC6s_v3"):
+    with pytest.raises(RunnerError, match="pool lc-pool exists with VM size Standard_NC4as_T4_v3"):
         runner.submit(other, job_id="second")
     runner.submit(spec, job_id="third")  # same size: reused
     assert batch.sequence().count("POST /pools") == 1

@@ -24,6 +24,7 @@ from rasterio.enums import ColorInterp, MaskFlags
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 from rasterio.io import DatasetReader
 
+from .. import _gdal
 from .._atomic import check_output_path, partial_name, publish, remove_stale_partials
 from .._util import is_remote, local_path
 from ..errors import CoordinateError, InvalidRasterError, RasterMismatchError
@@ -58,10 +59,12 @@ def open_raster(path: str | Path) -> Iterator[DatasetReader]:
     A raster without georeferencing opens without rasterio's ``NotGeoreferencedWarning``: the
     checks that need a CRS say so in their own errors.
     """
+    target = gdal_path(path)
+    _gdal.apply()  # this thread may not have seen the latest published credentials yet
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            ds = rasterio.open(gdal_path(path))
+            ds = rasterio.open(target)
     except RasterioIOError as exc:
         problem = "file not found" if not _exists(path) else f"not a readable raster ({_short(exc)})"
         raise InvalidRasterError(path, problem) from exc

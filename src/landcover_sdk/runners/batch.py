@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 import shlex
 import time
 from collections.abc import Callable, Iterable
@@ -38,6 +40,36 @@ log = logging.getLogger(__name__)
 task_log = logging.getLogger("landcover_sdk.runners.task")
 
 TERMINAL_TASK_STATE = "completed"
+RENDEZVOUS_TIMEOUT_S = 3600
+_JOB_FILE = "\0job-file\0"  # placeholder replaced by the node's path of the job file
+
+#: VM sizes Azure retired (they can no longer be provisioned): pattern -> (series, retired on, what to use).
+#: Sources: learn.microsoft.com/azure/virtual-machines/retired-sizes-list and each series' retirement notice.
+RETIRED_VM_SIZES: tuple[tuple[re.Pattern[str], str, str, str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), series, date, replacement) for pattern, series, date, replacement in (
+        (r"standard_nc(6|12|24|24r)s_v3", "NCv3 (V100)", "2025-09-30",
+         "Standard_NC4as_T4_v3 (NCasT4_v3), Standard_NC24ads_A100_v4 (NC A100 v4) or Standard_NC40ads_H100_v5"),
+        (r"standard_nc(6|12|24|24r)s_v2", "NCv2 (P100)", "2023-09-06",
+         "Standard_NC4as_T4_v3 (NCasT4_v3) or Standard_NC24ads_A100_v4 (NC A100 v4)"),
+        (r"standard_nc(6|12|24|24r)(_promo)?", "NC (K80)", "2023-09-06", "Standard_NC4as_T4_v3 (NCasT4_v3)"),
+        (r"standard_nd(6|12|24|24r)s", "ND (P40)", "2023-09-06", "Standard_NC24ads_A100_v4 (NC A100 v4)"),
+        (r"standard_nv(6|12|24)(_promo)?", "NV (M60)", "2023-09-06", "Standard_NV36ads_A10_v5 (NVadsA10_v5)"),
+    ))
+
+#: Pools with inter-node communication: at most this many nodes (Batch-service / user-subscription allocation).
+INTER_NODE_LIMIT = {"batch-service": 100, "user-subscription": 80}
+
+
+def check_vm_size(vm_size: str) -> None:
+    """Raise :class:`RunnerError` when ``vm_size`` is a retired Azure size, naming what replaces it.
+
+    Args:
+        vm_size: an Azure VM size, e.g. ``Standard_NC4as_T4_v3``.
+    """
+    for pattern, series, date, replacement in RETIRED_VM_SIZES:
+        if pattern.fullmatch(vm_size):
+            raise RunnerError(f"resources.vm_size: {vm_size} belongs to the {series} series, retired by Azure on "
+                              f"{date} (it can no longer be provisioned); use {replacement}")
 
 
 @dataclass
@@ -182,6 +214,7 @@ class BatchAIRunner:
             if StorageURL.parse(url).scheme != "az":
                 raise RunnerError(f"{'inputs.' + key if key != 'outputs' else key}: {url}: Azure Batch jobs need "
                                   "az:// URLs (nodes cannot read this machine's disk)")
+        self._check_resources(spec)
         job_id = job_id or f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         pool_id = self.config.pool_id
         spec_url = str(StorageURL.parse(spec.outputs).join("_job", f"{job_id}.yaml"))
@@ -190,6 +223,20 @@ class BatchAIRunner:
                          BatchRequest("POST", "/pools", self._pool_body(spec)),
                          BatchRequest("POST", "/jobs", self._job_body(spec, job_id)),
                          [BatchRequest("POST", f"/jobs/{job_id}/tasks", body) for body in tasks])
+
+    def _check_resources(self, spec: JobSpec) -> None:
+        """Refuse what today's Azure Batch cannot provision or run, before any request."""
+        r = spec.resources
+        check_vm_size(r.vm_size)
+        mode = self.config.pool_allocation_mode
+        if r.low_priority and mode != "user-subscription":
+            raise RunnerError("resources.low_priority: Batch low-priority nodes were retired on 2025-09-30 and spot "
+                              "nodes exist only in Batch accounts with user-subscription pool allocation; set "
+                              "runner pool_allocation_mode: user-subscription if yours is one, else use dedicated "
+                              "nodes")
+        if _multi_instance(spec) and r.nodes > INTER_NODE_LIMIT[mode]:
+            raise RunnerError(f"resources.nodes: {r.nodes} nodes for multi-node training; pools with inter-node "
+                              f"communication hold at most {INTER_NODE_LIMIT[mode]} in {mode} accounts")
 
     def _account(self) -> str | None:
         if self._storage is not None:
@@ -215,7 +262,8 @@ class BatchAIRunner:
             "targetDedicatedNodes": 0 if r.low_priority else r.nodes,
             "targetLowPriorityNodes": r.nodes if r.low_priority else 0,
             "taskSlotsPerNode": 1,
-            "enableInterNodeCommunication": r.nodes > 1,
+            # only multi-instance training needs it, and it caps the pool's size and keeps nodes allocated
+            "enableInterNodeCommunication": _multi_instance(spec),
             "startTask": {
                 "commandLine": f"/bin/bash -c {_q('set -euo pipefail; ' + setup)}",
                 "userIdentity": {"autoUser": {"scope": "pool", "elevationLevel": "admin"}},
@@ -238,62 +286,81 @@ class BatchAIRunner:
         return {
             "id": job_id,
             "poolInfo": {"poolId": self.config.pool_id},
-            "onAllTasksComplete": "terminatejob",
-            "constraints": {"maxWallClockTime": _duration(spec.resources.timeout_minutes * 2),
+            # "noaction" until the last task is added (submit() then switches it to "terminatejob"): a
+            # terminatejob job with no tasks yet counts as complete and takes no more tasks
+            "onAllTasksComplete": "noaction",
+            "constraints": {"maxWallClockTime": _duration(job_wall_clock_minutes(spec)),
                             "maxTaskRetryCount": spec.resources.max_task_retries},
             "commonEnvironmentSettings": [{"name": k, "value": v} for k, v in sorted(env.items())],
             "metadata": [{"name": "landcover-sdk", "value": __version__}, {"name": "kind", "value": spec.kind}],
         }
 
     def _resource_files(self, spec_url: str) -> list[dict[str, Any]]:
+        """The job file as a resource file: it lands at ``job/<its full blob name>`` (Batch keeps the blob's
+        folders under ``filePath``)."""
         url = StorageURL.parse(spec_url)
         if self.config.node_identity_id:
-            account = self._account()
-            return [{"storageContainerUrl": f"https://{account}.blob.core.windows.net/{url.bucket}",
-                     "blobPrefix": url.key, "filePath": "job/",
+            return [{"storageContainerUrl": f"{self._blob_endpoint()}/{url.bucket}",
+                     "blobPrefix": url.key, "filePath": "job",
                      "identityReference": {"resourceId": self.config.node_identity_id}}]
-        return [{"autoStorageContainerName": url.bucket, "blobPrefix": url.key, "filePath": "job/"}]
+        return [{"autoStorageContainerName": url.bucket, "blobPrefix": url.key, "filePath": "job"}]
+
+    def _blob_endpoint(self) -> str:
+        """The outputs account's Blob endpoint (sovereign clouds included), never a made-up host."""
+        store = self._storage or AzureBlobStorage(self.config.azure)
+        if not store.endpoint:
+            raise RunnerError("azure.storage_account is not set: nodes need to know which storage account holds the "
+                              "job's files")
+        return store.endpoint
 
     def _output_files(self, spec: JobSpec, task_id: str) -> list[dict[str, Any]]:
         if not self.config.node_identity_id:
             return []  # logs stay on the node; `landcover azure logs` fetches them through the API
         out = StorageURL.parse(spec.outputs)
-        account = self._account()
         prefix = "/".join(p for p in (out.key.strip("/"), "_logs", task_id) if p)
         return [{"filePattern": "../std*.txt",
                  "destination": {"container": {
-                     "containerUrl": f"https://{account}.blob.core.windows.net/{out.bucket}",
+                     "containerUrl": f"{self._blob_endpoint()}/{out.bucket}",
                      "path": prefix, "identityReference": {"resourceId": self.config.node_identity_id}}},
                  "uploadOptions": {"uploadCondition": "taskcompletion"}}]
 
     def _task_body(self, task: TaskPlan, spec: JobSpec, spec_url: str, job_id: str) -> dict[str, Any]:
-        spec_file = f"job/{StorageURL.parse(spec_url).name}"
+        key = f"job/{StorageURL.parse(spec_url).key}"
+        multi_node = task.world_size > 1 and task.nodes > 1
+        # A multi-instance task's own resource files reach only the primary node; its common resource files
+        # reach every node, in $AZ_BATCH_TASK_SHARED_DIR. Other tasks run in the directory they land in.
+        spec_file = f'"$AZ_BATCH_TASK_SHARED_DIR"/{_q(key)}' if multi_node else _q(key)
         work = "$AZ_BATCH_TASK_WORKING_DIR/work"
-        worker = " ".join(_q(a) for a in task.worker_args(spec_file)) + f" --work-dir {work} --no-progress"
+        worker = " ".join(spec_file if a == _JOB_FILE else _q(a) for a in task.worker_args(_JOB_FILE))
+        worker += f" --work-dir {work} --no-progress"
         r = spec.resources
         body: dict[str, Any] = {
             "id": task.id,
             "displayName": f"{spec.kind} {task.index + 1}/{task.count} of {job_id}",
-            "resourceFiles": self._resource_files(spec_url),
+            "resourceFiles": [] if multi_node else self._resource_files(spec_url),
             "outputFiles": self._output_files(spec, task.id),
             "constraints": {"maxWallClockTime": _duration(r.timeout_minutes), "maxTaskRetryCount": r.max_task_retries},
             "userIdentity": {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}},
         }
         if task.world_size > 1:
             port = self.config.master_port
-            torchrun = (f"python3 -m torch.distributed.run --nnodes={task.nodes} "
-                        f"--nproc-per-node={task.processes_per_node} --rdzv-backend=c10d "
-                        f"--rdzv-endpoint=${{AZ_BATCH_MASTER_NODE%:*}}:{port} --rdzv-id=$AZ_BATCH_JOB_ID "
-                        f"-m landcover_sdk {worker}")
-            if task.nodes > 1:
+            if multi_node:
+                # The primary hosts the rendezvous store only once every node ran its coordination command and
+                # its own files arrived: the agents on the other nodes must wait that long (c10d's default
+                # read timeout is 60 s).
+                timeout = RENDEZVOUS_TIMEOUT_S
+                torchrun = (f"python3 -m torch.distributed.run --nnodes={task.nodes} "
+                            f"--nproc-per-node={task.processes_per_node} --rdzv-backend=c10d "
+                            f"--rdzv-endpoint=${{AZ_BATCH_MASTER_NODE%:*}}:{port} --rdzv-id=$AZ_BATCH_JOB_ID "
+                            f"--rdzv-conf=join_timeout={timeout},read_timeout={timeout} "
+                            f"-m landcover_sdk {worker}")
                 # Batch runs the coordination command on every node, then the application command on
                 # the primary only: the other nodes start their torchrun agents in the background.
                 coordination = ("if [ \"$AZ_BATCH_IS_CURRENT_NODE_MASTER\" = false ]; then "
-                                f"cd $AZ_BATCH_TASK_SHARED_DIR/.. && nohup {torchrun} > "
-                                "$AZ_BATCH_TASK_WORKING_DIR/worker.log 2>&1 & fi")
+                                f"nohup {torchrun} > \"$AZ_BATCH_TASK_WORKING_DIR/worker.log\" 2>&1 & fi")
                 body["multiInstanceSettings"] = {"numberOfInstances": task.nodes,
                                                  "coordinationCommandLine": f"/bin/bash -c {_q(coordination)}",
-                                                 "commonResourceFiles": []}
+                                                 "commonResourceFiles": self._resource_files(spec_url)}
             else:
                 torchrun = (f"python3 -m torch.distributed.run --standalone --nproc-per-node={task.processes_per_node} "
                             f"-m landcover_sdk {worker}")
@@ -301,9 +368,8 @@ class BatchAIRunner:
         else:
             body["commandLine"] = f"/bin/bash -c {_q('set -euo pipefail; python3 -m landcover_sdk ' + worker)}"
         if spec.container_image:
-            body["containerSettings"] = {"imageName": spec.container_image,
-                                         "containerRunOptions": "--gpus all --shm-size=8g" if r.gpus_per_node
-                                         else "--shm-size=8g"}
+            # Batch gives container tasks on GPU pools their GPUs itself; "--gpus" must not be passed
+            body["containerSettings"] = {"imageName": spec.container_image, "containerRunOptions": "--shm-size=8g"}
         return body
 
     # ------------------------------------------------------------------ submit / wait
@@ -319,11 +385,16 @@ class BatchAIRunner:
 
         created_pool = self._ensure_pool(plan, models)
         self._record(plan.job_id, {"pool_id": plan.pool_id, "created_pool": created_pool, "outputs": resolved.outputs,
-                                   "tasks": [t.body["id"] for t in plan.tasks]})
-        self._call("create job", lambda: self.client.create_job(models.BatchJobCreateOptions(plan.job.body)))
+                                   "tasks": [t.body["id"] for t in plan.tasks],
+                                   "wall_clock_minutes": job_wall_clock_minutes(resolved)})
+        job = sdk_model(models.BatchJobCreateOptions, plan.job.body)
+        self._call("create job", lambda: self.client.create_job(job))
         for req in plan.tasks:
-            options = models.BatchTaskCreateOptions(req.body)
+            options = sdk_model(models.BatchTaskCreateOptions, req.body)
             self._call(f"create task {req.body['id']}", partial(self.client.create_task, plan.job_id, options))
+        # only now may the job end when its tasks have (see _job_body)
+        update = models.BatchJobUpdateOptions(all_tasks_complete_mode="terminatejob")
+        self._call("update job", lambda: self.client.update_job(plan.job_id, update))
         log.info("submitted job %s: %d task(s) on pool %s", plan.job_id, len(plan.tasks), plan.pool_id)
         return plan
 
@@ -341,17 +412,42 @@ class BatchAIRunner:
         created = False
         if self._pool_exists(pool_id):
             pool = self._call("get pool", lambda: self.client.get_pool(pool_id))
-            want = str(plan.pool.body["vmSize"]).lower()
-            if str(pool.vm_size).lower() != want:
-                raise RunnerError(f"pool {pool_id} exists with VM size {pool.vm_size}, the job asks for {want}; "
-                                  "choose another pool_id or tear the pool down")
+            self._check_reuse(pool_id, pool, plan)
             log.info("reusing pool %s", pool_id)
         else:
-            self._call("create pool", lambda: self.client.create_pool(models.BatchPoolCreateOptions(plan.pool.body)))
+            pool_options = sdk_model(models.BatchPoolCreateOptions, plan.pool.body)
+            self._call("create pool", lambda: self.client.create_pool(pool_options))
             created = True
             log.info("created pool %s", pool_id)
         self._wait_pool(pool_id)
         return created
+
+    @staticmethod
+    def _check_reuse(pool_id: str, pool: Any, plan: BatchPlan) -> None:
+        """Refuse an existing pool the job's tasks cannot run on (Batch would leave them active for ever)."""
+        want = plan.pool.body
+        problems = []
+        if str(pool.vm_size).lower() != str(want["vmSize"]).lower():
+            problems.append(f"VM size {pool.vm_size}, the job asks for {want['vmSize']}")
+        multi = [t.body["multiInstanceSettings"]["numberOfInstances"] for t in plan.tasks
+                 if "multiInstanceSettings" in t.body]
+        if multi:
+            if not pool.enable_inter_node_communication:
+                problems.append("no inter-node communication, which multi-node training needs")
+            if (pool.task_slots_per_node or 1) > 1:
+                problems.append(f"{pool.task_slots_per_node} task slots per node (multi-instance tasks need 1)")
+            size = (pool.target_dedicated_nodes or 0) + (pool.target_low_priority_nodes or 0)
+            if size < max(multi):
+                problems.append(f"{size} node(s) for a task on {max(multi)}")
+        vm = getattr(pool, "virtual_machine_configuration", None)
+        has_containers = getattr(vm, "container_configuration", None) is not None
+        wants_containers = "containerConfiguration" in want["virtualMachineConfiguration"]
+        if has_containers != wants_containers:
+            problems.append("container configuration " + ("set; the job runs without containers" if has_containers
+                                                          else "missing; the job runs in a container"))
+        if problems:
+            raise RunnerError(f"pool {pool_id} exists with " + "; ".join(problems) +
+                              "; choose another pool_id or tear the pool down")
 
     def _pool_exists(self, pool_id: str) -> bool:
         from azure.core.exceptions import ResourceNotFoundError
@@ -375,28 +471,51 @@ class BatchAIRunner:
                 nodes = (pool.current_dedicated_nodes or 0) + (pool.current_low_priority_nodes or 0)
                 if nodes == 0:
                     raise RunnerError(f"pool {pool_id} is steady with 0 nodes (quota or pre-emption)")
+                self._check_nodes(pool_id)
                 return
             if time.monotonic() > deadline:
                 raise RunnerError(f"pool {pool_id} still resizing after an hour")
             log.info("pool %s: %s", pool_id, pool.allocation_state)
             time.sleep(self.config.poll_seconds)
 
+    def _check_nodes(self, pool_id: str) -> None:
+        """Fail when every node of the pool is unusable (a failed start task), with the start task's stderr."""
+        nodes = self._call("list nodes", lambda: list(self.client.list_nodes(pool_id)))
+        bad = [n for n in nodes if _value(n.state) in ("starttaskfailed", "unusable")]
+        if not nodes or len(bad) < len(nodes):
+            return
+        node = bad[0]
+        info = getattr(node, "start_task_info", None)
+        failure = getattr(info, "failure_info", None)
+        detail = f"{failure.code}: {failure.message}" if failure is not None else _value(node.state)
+        try:
+            stderr = b"".join(self.client.download_node_file(pool_id, node.id, "startup/stderr.txt"))
+            tail = " | ".join(stderr.decode("utf-8", "replace").strip().splitlines()[-5:])
+        except Exception:
+            tail = ""
+        raise RunnerError(redact(f"pool {pool_id}: all {len(nodes)} node(s) are {_value(node.state)} (start task "
+                                 f"failed: {detail}" + (f"; stderr: {tail}" if tail else "") + "); no task can run"))
+
     def wait(self, job_id: str, *, timeout_s: float | None = None, progress: bool = True,
              stream_logs: bool = True) -> JobResult:
         """Poll the job's tasks until all complete; returns states, exit codes, failures and outputs.
 
         With ``stream_logs`` the new lines of each running task's ``stdout.txt`` are logged as they
-        appear (ranged downloads), prefixed with ``[task id]``.
+        appear (ranged downloads), prefixed with ``[task id]``. Fails fast, saying why, when the job ends
+        with tasks that never ran (its wall clock ran out, it was terminated), when every node of the pool
+        failed its start task, or after ``timeout_s``.
 
         Args:
             job_id: the job.
-            timeout_s: give up after this many seconds (default: never).
+            timeout_s: give up after this many seconds (default: the job's own wall-clock limit).
             progress: show a progress bar on a terminal.
             stream_logs: log the tasks' new stdout lines as they appear.
         """
         t0 = time.perf_counter()
         state = self._load(job_id)
         task_ids: list[str] = state.get("tasks") or [t.id for t in self.client.list_tasks(job_id)]
+        if timeout_s is None and state.get("wall_clock_minutes"):
+            timeout_s = float(state["wall_clock_minutes"]) * 60 + 600
         done: dict[str, Any] = {}
         offsets: dict[str, int] = {}
         with progress_bar(len(task_ids), enabled=progress, desc=f"job {job_id}", unit="task") as bar:
@@ -413,6 +532,7 @@ class BatchAIRunner:
                         bar.update(1)
                         log.info("task %s completed (exit code %s)", tid, _exit_code(task))
                 if len(done) < len(task_ids):
+                    self._check_job(job_id, [t for t in task_ids if t not in done])
                     if timeout_s is not None and time.perf_counter() - t0 > timeout_s:
                         raise RunnerError(f"job {job_id}: tasks still running after {timeout_s:.0f} s")
                     time.sleep(self.config.poll_seconds)
@@ -429,6 +549,16 @@ class BatchAIRunner:
                            self.name)
         self._record(job_id, {**state, "result": result.to_dict()})
         return result
+
+    def _check_job(self, job_id: str, waiting: list[str]) -> None:
+        """Fail fast when the job ended (its active tasks will never run) or its pool cannot run anything."""
+        job = self._call("get job", lambda: self.client.get_job(job_id))
+        if _value(job.state) in ("completed", "terminating", "disabled", "deleting"):
+            reason = getattr(getattr(job, "execution_info", None), "termination_reason", None) or _value(job.state)
+            raise RunnerError(f"job {job_id} ended ({reason}) with task(s) {', '.join(waiting)} not complete; "
+                              "Batch will not run them")
+        pool_id = getattr(getattr(job, "pool_info", None), "pool_id", None) or self.config.pool_id
+        self._check_nodes(pool_id)
 
     def describe(self, spec: JobSpec, *, job_id: str | None = None) -> dict[str, Any]:
         """The Batch REST request bodies :meth:`run` would send (:meth:`plan`), as JSON-ready data."""
@@ -575,6 +705,67 @@ class BatchAIRunner:
             return {}
         data: dict[str, Any] = json.loads(path.read_text())
         return data
+
+
+def _value(state: Any) -> str:
+    """An SDK enum member or its string as the REST value (``"starttaskfailed"``)."""
+    return str(getattr(state, "value", state))
+
+
+def sdk_model(cls: Any, body: dict[str, Any]) -> Any:
+    """``cls`` built with keyword arguments from a REST-shaped ``body``, nested models included.
+
+    The generated models accept any key when given a mapping; keyword construction refuses an unknown
+    property (a typo would otherwise reach the service, or be dropped). Raises :class:`RunnerError`.
+
+    Args:
+        cls: an ``azure.batch.models`` class.
+        body: the REST JSON of one.
+    """
+    import typing
+
+    from azure.batch import models
+    from azure.batch._utils.model_base import Model
+
+    if "_attr_to_rest_field" not in cls.__dict__:
+        cls({})  # the generated base class builds its field map on first use
+    namespace = {**vars(models._models), "_models": models}
+    hints = typing.get_type_hints(cls, globalns=namespace, localns=namespace)
+    fields = {rf._rest_name: attr for attr, rf in cls._attr_to_rest_field.items()}
+
+    def convert(value: Any, hint: Any) -> Any:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if typing.get_origin(hint) is typing.Union and len(args) == 1:
+            hint = args[0]
+        if typing.get_origin(hint) is list and isinstance(value, list):
+            return [convert(v, typing.get_args(hint)[0]) for v in value]
+        if isinstance(hint, type) and issubclass(hint, Model) and isinstance(value, dict):
+            return sdk_model(hint, value)
+        return value
+
+    kwargs = {}
+    for key, value in body.items():
+        if key not in fields:
+            raise RunnerError(f"{cls.__name__}: {key!r} is not a Batch REST property")
+        kwargs[fields[key]] = convert(value, hints.get(fields[key]))
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise RunnerError(f"{cls.__name__}: {exc}") from None
+
+
+def job_wall_clock_minutes(spec: JobSpec) -> float:
+    """The job's wall-clock limit: every wave of tasks, each retried as often as allowed, plus an hour for pool
+    start-up and the job file's download (the job's clock runs from its creation)."""
+    r = spec.resources
+    tasks = len(plan_tasks(spec))
+    waves = 1 if _multi_instance(spec) else math.ceil(tasks / r.nodes)
+    return waves * r.timeout_minutes * (r.max_task_retries + 1) + 60.0
+
+
+def _multi_instance(spec: JobSpec) -> bool:
+    """Whether the job runs as one multi-instance task over several nodes (multi-node training)."""
+    return spec.kind == "train" and spec.resources.nodes > 1
 
 
 def _exit_code(task: Any) -> int | None:

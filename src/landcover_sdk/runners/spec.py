@@ -32,10 +32,12 @@ class Resources(StrictModel):
     nodes: PositiveInt = Field(default=1, description="machines (Batch nodes) the job uses")
     processes_per_node: PositiveInt = Field(
         default=1, description="training processes per node (one per GPU on GPU nodes)")
-    gpus_per_node: NonNegativeInt = Field(default=0, description="GPUs each node has (NC6s_v3: 1)")
+    gpus_per_node: NonNegativeInt = Field(default=0, description="GPUs each node has (NC4as_T4_v3: 1)")
     require_gpu: bool = Field(default=False, description="fail instead of falling back to CPUs")
-    vm_size: str = Field(default="Standard_NC6s_v3", description="Azure VM size of the pool's nodes")
-    low_priority: bool = Field(default=False, description="spot/low-priority nodes (cheaper, may be pre-empted)")
+    vm_size: str = Field(default="Standard_NC4as_T4_v3",
+                         description="Azure VM size of the pool's nodes (default: 1 NVIDIA T4, 4 vCPUs)")
+    low_priority: bool = Field(default=False, description="spot nodes (cheaper, may be pre-empted; only in Batch "
+                                                          "accounts with user-subscription pool allocation)")
     max_task_retries: NonNegativeInt = Field(default=1, description="times a failed task is retried")
     timeout_minutes: float = Field(default=240.0, gt=0.0, description="wall-clock limit of each task")
 

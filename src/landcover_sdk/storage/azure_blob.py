@@ -13,7 +13,6 @@ import math
 import re
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -25,9 +24,14 @@ from .base import StorageURL
 
 log = logging.getLogger(__name__)
 
-# GDAL's Azure configuration is process-wide: which backend set it last.
+# GDAL's Azure configuration is process-wide (published to every thread): which backend set it last.
 _gdal_owner: AzureBlobStorage | None = None
 _gdal_lock = threading.Lock()
+
+#: Every GDAL option through which /vsiaz/ finds credentials (cpl_azure.cpp); those a backend does not use
+#: are cleared, so neither an earlier backend's values nor the environment's can take precedence.
+GDAL_AZURE_KEYS = ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT", "AZURE_STORAGE_ACCESS_KEY",
+                   "AZURE_STORAGE_SAS_TOKEN", "AZURE_SAS", "AZURE_STORAGE_ACCESS_TOKEN", "AZURE_NO_SIGN_REQUEST")
 
 SCHEME = "az"
 STORAGE_SCOPE = "https://storage.azure.com/.default"
@@ -54,6 +58,12 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(r"\1***", text)
     return text
+
+
+def _uses_sas(store: AzureBlobStorage) -> bool:
+    """Whether a connection string authenticates with a SAS (``SharedAccessSignature=``) rather than a key."""
+    conn = store.credentials.storage_connection_string
+    return conn is not None and _connection_string_field(conn.get_secret_value(), "SharedAccessSignature") is not None
 
 
 def _connection_string_field(conn: str, name: str) -> str | None:
@@ -305,11 +315,32 @@ class AzureBlobStorage:
         return None
 
     def check_container(self, url: str) -> None:
-        """Raise :class:`StorageError` unless the container exists."""
+        """Raise :class:`StorageError` unless the container exists and these credentials can list it.
+
+        With a SAS token it lists at most one blob (List Blobs) instead of asking for the container's
+        properties: a container-scoped SAS cannot authorise Get Container Properties, which answers 403
+        even for a container that exists.
+
+        Args:
+            url: any URL in the container.
+        """
+        from azure.core.exceptions import HttpResponseError
+
         p = self._parse(url)
+        container = self.service(url).get_container_client(p.bucket)
         with self._errors(url, "check container"):
-            if not self.service(url).get_container_client(p.bucket).exists():
-                raise StorageError(f"{url}: container {p.bucket!r} not found (account {self.account})")
+            if self.auth_method != "SAS token" and not _uses_sas(self):
+                if not container.exists():
+                    raise StorageError(f"{url}: container {p.bucket!r} not found (account {self.account})")
+                return
+            try:
+                next(iter(container.list_blobs(results_per_page=1).by_page()), None)
+            except HttpResponseError as exc:
+                if exc.status_code == 403:
+                    raise StorageError(f"{url}: the SAS token cannot list container {p.bucket!r} (HTTP 403 "
+                                       f"{getattr(exc, 'error_code', None) or 'AuthorizationFailure'}); it needs "
+                                       "read, write and list permissions on it") from None
+                raise
 
     def create_container(self, url: str) -> bool:
         """Create the container of ``url``; ``False`` when it already existed."""
@@ -327,7 +358,8 @@ class AzureBlobStorage:
     def gdal_options(self, url: str = "az://") -> dict[str, str]:
         """The GDAL configuration options that let ``/vsiaz/`` read this account."""
         c = self.credentials
-        opts: dict[str, str] = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
+        # AZURE_NO_SIGN_REQUEST is a boolean: cleared to "" GDAL would read it as YES and sign nothing
+        opts: dict[str, str] = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR", "AZURE_NO_SIGN_REQUEST": "NO"}
         endpoint = self.endpoint
         custom = bool(endpoint) and not str(endpoint).endswith(".blob.core.windows.net")
         if c.storage_connection_string is not None:
@@ -359,21 +391,26 @@ class AzureBlobStorage:
         return opts
 
     def configure_gdal(self, url: str = "az://") -> None:
-        """Set :meth:`gdal_options` as process-wide GDAL configuration.
+        """Publish :meth:`gdal_options` as the GDAL configuration of every thread.
 
-        Done once: again only when another backend configured GDAL since, or when the access token
-        handed to GDAL (``DefaultAzureCredential``) is within five minutes of expiring.
+        Done once per backend (again when another backend published since). A token from
+        ``DefaultAzureCredential`` is refreshed, for every thread, by the first raster open within five
+        minutes of its expiry.
+
+        Args:
+            url: the URL being read (names the container in errors).
         """
         global _gdal_owner
-        from rasterio.env import set_gdal_config
+        from .. import _gdal
 
         with _gdal_lock:
-            if _gdal_owner is self and time.time() < self._token_expires - 300:
+            if _gdal_owner is self:
+                _gdal.apply()
                 return
             options = self.gdal_options(url)
-            for key in ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT", "AZURE_STORAGE_ACCESS_KEY",
-                        "AZURE_STORAGE_SAS_TOKEN", "AZURE_STORAGE_ACCESS_TOKEN"):
-                set_gdal_config(key, None)
-            for key, value in options.items():
-                set_gdal_config(key, value)
+            refresh = None
+            if "AZURE_STORAGE_ACCESS_TOKEN" in options:
+                def refresh() -> tuple[dict[str, str], float]:
+                    return self.gdal_options(url), self._token_expires
+            _gdal.publish(options, managed=GDAL_AZURE_KEYS, expires=self._token_expires, refresh=refresh)
             _gdal_owner = self

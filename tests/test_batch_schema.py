@@ -1,0 +1,109 @@
+"""Every Batch request body the runner builds, checked against the pinned azure-batch models — and the checker
+itself kept strict by the bodies a review found the previous emulator accepted."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from landcover_sdk.config import AzureCredentials, RunnerConfig
+from landcover_sdk.runners import BatchAIRunner, JobSpec
+from landcover_sdk.runners.batch import BatchPlan
+
+from .batch_schema import validate
+
+TRAIN_CONFIG = {"data": {"sampling": {"window": 64}},
+                "model": {"window": 64, "margin": 16, "channels": [8, 8, 8, 8], "blocks_per_stage": 1}}
+
+
+def _runner(**options: Any) -> BatchAIRunner:
+    cfg = RunnerConfig(kind="azure-batch", pool_id="lc-pool",
+                       azure=AzureCredentials(storage_account="naipdata",
+                                              batch_account_url="https://lcb.westus2.batch.azure.com"), **options)
+    return BatchAIRunner(cfg, dry_run=True)
+
+
+PLANS = {
+    "train on 2 GPU nodes": (dict(kind="train", config=TRAIN_CONFIG, inputs={"data": "az://naip/tiles"},
+                                  resources={"nodes": 2, "gpus_per_node": 1, "require_gpu": True}), {}),
+    "train, 1 node 2 processes": (dict(kind="train", config=TRAIN_CONFIG, inputs={"data": "az://naip/tiles"},
+                                       resources={"processes_per_node": 2, "gpus_per_node": 2}), {}),
+    "predict, 5 chunks on 2 nodes": (dict(kind="predict", chunks=5, resources={"nodes": 2},
+                                          inputs={"model": "az://m/m.safetensors",
+                                                  "images": [f"az://naip/t{i}_NAIP.tif" for i in range(7)]}), {}),
+    "evaluate with an identity": (dict(kind="evaluate", config={}, inputs={
+        "model": "az://m/m.safetensors", "image": "az://naip/a_NAIP.tif", "labels": "az://naip/a_LandCover.tif"}),
+        {"node_identity_id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.ManagedIdentity/"
+                             "userAssignedIdentities/lc-nodes", "node_identity_client_id": "0000-1111"}),
+    "train in a container on 2 nodes": (dict(kind="train", config=TRAIN_CONFIG, inputs={"data": "az://naip/tiles"},
+                                             container_image="lcr.azurecr.io/landcover:0.2",
+                                             resources={"nodes": 2, "gpus_per_node": 1}), {}),
+    "predict on spot nodes": (dict(kind="predict", inputs={"model": "az://m/m.safetensors",
+                                                           "images": ["az://naip/a_NAIP.tif"]},
+                                   resources={"low_priority": True}),
+                              {"pool_allocation_mode": "user-subscription"}),
+}
+
+
+def _plan(name: str) -> BatchPlan:
+    fields, options = PLANS[name]
+    spec = JobSpec(name=name.split()[0].rstrip(","), outputs="az://runs/out", **fields)
+    return _runner(**options).plan(spec, job_id="job-1")
+
+
+@pytest.mark.parametrize("name", sorted(PLANS))
+def test_every_body_the_runner_builds_matches_the_rest_shapes(name: str) -> None:
+    for request in _plan(name).requests:
+        assert validate(request.method, request.path, request.body) == [], request.to_dict()
+
+
+def _mutate(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    out = copy.deepcopy(body)
+    *parents, last = path.split(".")
+    node: Any = out
+    for key in parents:
+        node = node[int(key)] if isinstance(node, list) else node.setdefault(key, {})
+    if value is DELETE:
+        del node[last]
+    else:
+        node[last] = value
+    return out
+
+
+DELETE = object()
+
+# (request, dotted path, new value, what the checker must say) — the review's invalid bodies
+MUTATIONS = [
+    ("pool", "startTask.userIdentity.autoUser.elevationLevel", "root", "elevationLevel: 'root' is not one of"),
+    ("pool", "virtualMachineConfiguration.containerConfiguration", {"containerImageNames": ["x"]},
+     "containerConfiguration.type: required"),
+    ("job", "onAllTasksComplete", "terminate", "onAllTasksComplete: 'terminate' is not one of"),
+    ("job", "constraints.maxTaskRetryCount", "1", "maxTaskRetryCount: '1' is not a valid int"),
+    ("task", "outputFiles", [{"filePattern": "../std*.txt", "destination": {"container": {
+        "containerUrl": "https://a.blob.core.windows.net/c", "path": "p"}}}], "uploadOptions: required"),
+    ("task", "outputFiles", [{"filePattern": "x", "destination": {"container": {"path": "p"}},
+                              "uploadOptions": {"uploadCondition": "taskcompletion"}}], "containerUrl: required"),
+    ("task", "outputFiles", [{"filePattern": "x", "destination": {"container": {
+        "containerUrl": "https://a.blob.core.windows.net/c"}}, "uploadOptions": {"uploadCondition": "always"}}],
+     "uploadCondition: 'always' is not one of"),
+    ("task", "commonResourceFiles", [], "commonResourceFiles: not a property of BatchTaskCreateOptions"),
+    ("task", "userIdentity.autoUser.scope", "node", "scope: 'node' is not one of"),
+    ("task", "containerSettings", {"containerRunOptions": "--rm"}, "imageName: required"),
+    ("job", "onAllTasksComplete", "terminateJob", "onAllTasksComplete: 'terminateJob' is not one of"),
+    ("task", "resourceFiles", [{"storageContainerUrl": "https://a.blob.core.windows.net/c",
+                                "identityReference": {"id": "/x"}}], "identityReference.id: not a property"),
+    ("pool", "identity", {"type": "UserAssigned"}, "identity: not a property of BatchPoolCreateOptions"),
+    ("task", "id", DELETE, "id: required by BatchTaskCreateOptions"),
+    ("job", "constraints.maxWallClockTime", "2 hours", "maxWallClockTime: '2 hours' is not a valid timedelta"),
+]
+
+
+@pytest.mark.parametrize(("which", "path", "value", "message"), MUTATIONS,
+                         ids=[f"{m[0]}.{m[1]}={m[2]!r}"[:60] for m in MUTATIONS])
+def test_the_checker_refuses_what_batch_refuses(which: str, path: str, value: Any, message: str) -> None:
+    plan = _plan("train on 2 GPU nodes")
+    request = {"pool": plan.pool, "job": plan.job, "task": plan.tasks[0]}[which]
+    errors = validate(request.method, request.path, _mutate(request.body, path, value))
+    assert any(message in e for e in errors), errors
