@@ -96,9 +96,10 @@ def test_wait_fails_fast_when_the_job_clock_runs_out_with_tasks_never_run(batch:
 
 def test_a_start_task_failing_on_every_node_fails_the_submission_with_its_stderr(
         batch: BatchEmulator, blob_store: Any, tmp_path: Path) -> None:
-    batch.start_task_failure = "ERROR: No matching distribution found for landcover-sdk==0.1.0\n"
-    with pytest.raises(RunnerError, match=r"all 2 node\(s\) are starttaskfailed .*No matching distribution"):
-        _runner(batch, blob_store, tmp_path).submit(_predict(blob_store, nodes=2))
+    batch.start_task_failure = "E: Unable to locate package gdal-bin-99\n"
+    spec = _predict(blob_store, nodes=2).model_copy(update={"setup_command": "apt-get install -y gdal-bin-99"})
+    with pytest.raises(RunnerError, match=r"all 2 node\(s\) are starttaskfailed .*Unable to locate package"):
+        _runner(batch, blob_store, tmp_path).submit(spec)
     assert not any(c.path.startswith("/jobs") for c in batch.calls)  # before the job exists
 
 
@@ -173,3 +174,42 @@ def test_the_job_wall_clock_covers_every_wave_and_retry() -> None:
     waves = math.ceil(5 / 2)
     need = waves * spec_resources.timeout_minutes * (spec_resources.max_task_retries + 1) * 60
     assert (_seconds(plan.job.body["constraints"]["maxWallClockTime"]) or 0) >= need
+
+
+def test_the_nodes_get_the_sdk_that_submitted_the_job(batch: BatchEmulator, blob_store: Any, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import zipfile
+
+    from landcover_sdk import __version__
+    from landcover_sdk.runners import batch as batch_module
+
+    plan = _runner(batch, blob_store, tmp_path).submit(_predict(blob_store), job_id="w1")
+    wheel_url = plan.sdk_install["uploaded_to"]
+    assert plan.sdk_install["method"] == "wheel"
+    assert wheel_url.endswith(f"/_job/w1/landcover_sdk-{__version__}-py3-none-any.whl")
+    local = tmp_path / "got.whl"
+    blob_store.download(wheel_url, local)
+    with zipfile.ZipFile(local) as whl:  # a real wheel of this checkout, with its metadata
+        assert f"landcover_sdk-{__version__}.dist-info/METADATA" in whl.namelist()
+        assert "landcover_sdk/runners/batch.py" in whl.namelist()
+    prep = plan.job.body["jobPreparationTask"]
+    assert prep["waitForSuccess"] is True and "flock" in prep["commandLine"]
+
+    own = _runner(batch, blob_store, tmp_path, sdk_requirement="landcover-sdk[train,azure]==0.1.0")
+    req = own.plan(_predict(blob_store), job_id="r1")
+    assert req.sdk_install["method"] == "pip requirement"
+    assert "'landcover-sdk[train,azure]==0.1.0'" in req.job.body["jobPreparationTask"]["commandLine"]
+    assert req.job.body["jobPreparationTask"]["resourceFiles"] == []
+
+    monkeypatch.setattr(batch_module, "_checkout", lambda: None)
+    with pytest.raises(RunnerError, match=r"set the runner's sdk_wheel .* or sdk_requirement"):
+        _runner(batch, blob_store, tmp_path).submit(_predict(blob_store), job_id="w2")
+    with pytest.raises(RunnerError, match=r"sdk_wheel: .*nothing\.whl is not a wheel file"):
+        _runner(batch, blob_store, tmp_path, sdk_wheel=str(tmp_path / "nothing.whl")).submit(_predict(blob_store))
+
+
+def test_outputs_paths_that_a_command_line_could_misread_are_refused() -> None:
+    spec = JobSpec(name="p", kind="predict", inputs={"model": "az://m/m.safetensors", "images": ["az://n/a.tif"]},
+                   outputs='az://o/run "$(reboot)"')
+    with pytest.raises(RunnerError, match="outputs path may hold only letters"):
+        _dry_runner().plan(spec)

@@ -1,4 +1,4 @@
-"""Every command line the Batch runner builds finds the job file where Batch puts it, on every node."""
+"""Every command line the Batch runner builds finds the SDK and the job file where Batch puts them, on every node."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from landcover_sdk import __version__
 from landcover_sdk.storage import StorageURL
 
 from .batch_node import run_on_nodes
@@ -13,13 +14,31 @@ from .test_batch_schema import PLANS, _plan
 
 
 @pytest.mark.parametrize("name", sorted(PLANS))
-def test_the_job_file_is_where_each_command_looks_on_each_node(name: str, tmp_path: Path) -> None:
+def test_the_sdk_and_the_job_file_are_where_each_command_looks_on_each_node(name: str, tmp_path: Path) -> None:
     plan = _plan(name)
     key = StorageURL.parse(plan.spec_url).key
     blobs = {key: b"name: job\n", f"{key}.bak": b"older", "runs/out/other.yaml": b"unrelated"}
+    install = plan.sdk_install
+    if install["method"] == "wheel":
+        blobs[StorageURL.parse(install["uploaded_to"]).key] = b"PK wheel"
     for request in plan.tasks:
         task = request.body
-        runs = run_on_nodes(task, blobs, tmp_path / task["id"])
-        nodes = (task.get("multiInstanceSettings") or {}).get("numberOfInstances", 1)
-        assert [r.node for r in runs] == [f"tvmps_{i:04d}" for i in range(nodes)], runs
+        runs, installs = run_on_nodes(task, blobs, tmp_path / task["id"], job=plan.job.body)
+        nodes = [f"tvmps_{i:04d}" for i in range((task.get("multiInstanceSettings") or {}).get("numberOfInstances", 1))]
+        assert [r.node for r in runs] == nodes, runs
         assert all(r.found and r.job_file.endswith(key) for r in runs), runs
+        if install["method"] == "container image":
+            assert installs == [] and "jobPreparationTask" not in plan.job.body
+            continue
+        venv_python = f"/shared/landcover-sdk/{__version__}/bin/python"
+        assert all(r.python.endswith(venv_python) for r in runs), runs  # the job's own SDK, not the image's
+        wheel_installs = [i for i in installs if i.spec.endswith(".whl")]
+        assert sorted({i.node for i in wheel_installs}) == nodes  # installed on every node that runs the task
+        assert all(i.python.endswith(venv_python) and i.spec.endswith(install["wheel"]) for i in wheel_installs)
+
+
+def test_a_node_whose_sdk_install_fails_runs_nothing(tmp_path: Path) -> None:
+    plan = _plan("predict, 5 chunks on 2 nodes")
+    key = StorageURL.parse(plan.spec_url).key
+    runs, installs = run_on_nodes(plan.tasks[0].body, {key: b"job"}, tmp_path, job=plan.job.body)  # no wheel blob
+    assert runs == [] and installs == []

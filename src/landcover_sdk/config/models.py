@@ -376,8 +376,12 @@ class RunnerConfig(StrictModel):
                                              "(resources.low_priority) exist only in 'user-subscription' accounts")
     poll_seconds: float = Field(default=10.0, gt=0.0, description="seconds between Batch status polls")
     image: BatchImage = Field(default_factory=BatchImage, description="the pool nodes' operating-system image")
+    sdk_wheel: str | None = Field(
+        default=None, description="a landcover-sdk wheel file the nodes install (default: one built from this "
+                                  "checkout when the job is submitted)")
     sdk_requirement: str | None = Field(
-        default=None, description="what the pool start task pip-installs (default: this version with extras)")
+        default=None, description="install this pip requirement on the nodes instead of shipping a wheel (e.g. a "
+                                  "release on your own package feed)")
     node_identity_id: str | None = Field(
         default=None, description="resource id of a user-assigned identity on the pool, for Blob access")
     node_identity_client_id: str | None = Field(default=None, description="its client id (DefaultAzureCredential)")

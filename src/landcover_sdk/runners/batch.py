@@ -91,6 +91,55 @@ class BatchRequest:
         return {"method": self.method, "path": self.path, "body": self.body}
 
 
+def _venv_dir() -> str:
+    """The node folder of this SDK version's venv (shared by the node's jobs)."""
+    return f"$AZ_BATCH_NODE_SHARED_DIR/landcover-sdk/{__version__}"
+
+
+def _wheel_name() -> str:
+    """The file name ``pip wheel`` gives this version's pure-Python wheel."""
+    return f"landcover_sdk-{__version__}-py3-none-any.whl"
+
+
+def _checkout() -> Path | None:
+    """The source checkout this SDK runs from (an editable install), or ``None``."""
+    root = Path(__file__).resolve().parents[3]
+    project = root / "pyproject.toml"
+    if project.is_file() and 'name = "landcover-sdk"' in project.read_text(encoding="utf-8"):
+        return root
+    return None
+
+
+def build_wheel(out_dir: Path, wheel: str | None = None) -> Path:
+    """The wheel the nodes install: ``wheel`` as given, else one built from this checkout with ``pip wheel``.
+
+    Args:
+        out_dir: where to build.
+        wheel: an existing wheel file (``RunnerConfig.sdk_wheel``).
+    """
+    import subprocess
+    import sys
+
+    if wheel:
+        path = Path(wheel)
+        if not (path.is_file() and path.suffix == ".whl"):
+            raise RunnerError(f"sdk_wheel: {wheel} is not a wheel file")
+        return path
+    root = _checkout()
+    if root is None:
+        raise RunnerError("this landcover-sdk was not installed from a checkout, so no wheel can be built for the "
+                          "nodes: set the runner's sdk_wheel (a wheel file) or sdk_requirement (a requirement your "
+                          "nodes can install, e.g. from your own package feed)")
+    log.info("building the SDK wheel for the nodes from %s", root)
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
+                           "-w", str(out_dir), str(root)], capture_output=True, text=True, check=False)
+    built = out_dir / _wheel_name()
+    if proc.returncode != 0 or not built.is_file():
+        tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
+        raise RunnerError(f"could not build the SDK wheel from {root}: {tail}")
+    return built
+
+
 @dataclass
 class BatchPlan:
     """Everything a submission sends, in order (what ``dry_run`` returns).
@@ -102,6 +151,7 @@ class BatchPlan:
         pool: the pool creation request.
         job: the job creation request.
         tasks: the task creation requests.
+        sdk_install: how the nodes get landcover-sdk (wheel, pip requirement or container image).
     """
 
     job_id: str
@@ -110,6 +160,7 @@ class BatchPlan:
     pool: BatchRequest
     job: BatchRequest
     tasks: list[BatchRequest] = field(default_factory=list)
+    sdk_install: dict[str, str] = field(default_factory=dict)
 
     @property
     def requests(self) -> list[BatchRequest]:
@@ -119,7 +170,7 @@ class BatchPlan:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
         return {"job_id": self.job_id, "pool_id": self.pool_id, "spec_url": self.spec_url,
-                "requests": [r.to_dict() for r in self.requests]}
+                "sdk_install": self.sdk_install, "requests": [r.to_dict() for r in self.requests]}
 
 
 def _duration(minutes: float) -> str:
@@ -215,14 +266,18 @@ class BatchAIRunner:
                 raise RunnerError(f"{'inputs.' + key if key != 'outputs' else key}: {url}: Azure Batch jobs need "
                                   "az:// URLs (nodes cannot read this machine's disk)")
         self._check_resources(spec)
+        if not re.fullmatch(r"[A-Za-z0-9._/=+-]*", StorageURL.parse(spec.outputs).key):
+            raise RunnerError(f"outputs: {spec.outputs}: on Azure Batch the outputs path may hold only letters, digits "
+                              "and . _ / = + - (it becomes part of the nodes' command lines)")
         job_id = job_id or f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         pool_id = self.config.pool_id
         spec_url = str(StorageURL.parse(spec.outputs).join("_job", f"{job_id}.yaml"))
         tasks = [self._task_body(t, spec, spec_url, job_id) for t in plan_tasks(spec)]
         return BatchPlan(job_id, pool_id, spec_url,
                          BatchRequest("POST", "/pools", self._pool_body(spec)),
-                         BatchRequest("POST", "/jobs", self._job_body(spec, job_id)),
-                         [BatchRequest("POST", f"/jobs/{job_id}/tasks", body) for body in tasks])
+                         BatchRequest("POST", "/jobs", self._job_body(spec, job_id, spec_url)),
+                         [BatchRequest("POST", f"/jobs/{job_id}/tasks", body) for body in tasks],
+                         self.sdk_install(spec, spec_url))
 
     def _check_resources(self, spec: JobSpec) -> None:
         """Refuse what today's Azure Batch cannot provision or run, before any request."""
@@ -253,8 +308,6 @@ class BatchAIRunner:
         }
         if spec.container_image:
             vm["containerConfiguration"] = {"type": "dockerCompatible", "containerImageNames": [spec.container_image]}
-        requirement = self.config.sdk_requirement or f"landcover-sdk[train,azure]=={__version__}"
-        setup = spec.setup_command or f"python3 -m pip install --upgrade {_q(requirement)}"
         body: dict[str, Any] = {
             "id": self.config.pool_id,
             "vmSize": r.vm_size,
@@ -264,19 +317,60 @@ class BatchAIRunner:
             "taskSlotsPerNode": 1,
             # only multi-instance training needs it, and it caps the pool's size and keeps nodes allocated
             "enableInterNodeCommunication": _multi_instance(spec),
-            "startTask": {
-                "commandLine": f"/bin/bash -c {_q('set -euo pipefail; ' + setup)}",
+        }
+        # The SDK itself is installed per job (the job preparation task, see _job_body), so that a pool runs
+        # whatever version submitted the job; the start task only runs the job file's own node set-up.
+        if spec.setup_command:
+            body["startTask"] = {
+                "commandLine": f"/bin/bash -c {_q('set -euo pipefail; ' + spec.setup_command)}",
                 "userIdentity": {"autoUser": {"scope": "pool", "elevationLevel": "admin"}},
                 "waitForSuccess": True,
                 "maxTaskRetryCount": 2,
-            },
-        }
-        if spec.container_image:
-            # inside containers the SDK comes with the image
-            body["startTask"]["commandLine"] = "/bin/bash -c 'nvidia-smi || true'"
+            }
         return body
 
-    def _job_body(self, spec: JobSpec, job_id: str) -> dict[str, Any]:
+    def sdk_install(self, spec: JobSpec, spec_url: str) -> dict[str, str]:
+        """How the nodes get landcover-sdk for this job (what ``--dry-run`` shows as ``sdk_install``).
+
+        Args:
+            spec: the job.
+            spec_url: where its job file is uploaded (the wheel goes beside it).
+        """
+        if spec.container_image:
+            return {"method": "container image", "image": spec.container_image}
+        if self.config.sdk_requirement:
+            return {"method": "pip requirement", "requirement": self.config.sdk_requirement,
+                    "venv": _venv_dir()}
+        name = Path(self.config.sdk_wheel).name if self.config.sdk_wheel else _wheel_name()
+        source = self.config.sdk_wheel or f"built at submit from the checkout {_checkout() or '(none found)'}"
+        wheel_url = f"{spec_url.removesuffix('.yaml')}/{name}"  # beside the job file: <outputs>/_job/<job id>/
+        return {"method": "wheel", "wheel": name, "source": source, "uploaded_to": wheel_url, "venv": _venv_dir()}
+
+    def _prep_task(self, spec: JobSpec, spec_url: str) -> dict[str, Any] | None:
+        """The job preparation task that installs the SDK into a per-version venv on each node, once."""
+        install = self.sdk_install(spec, spec_url)
+        if install["method"] == "container image":
+            return None
+        venv = install["venv"]
+        if install["method"] == "wheel":
+            wheel = f"sdk/{StorageURL.parse(install['uploaded_to']).key}"
+            # double quotes: no nested single quotes in a command line (how the node agent splits those is
+            # undocumented); blob names of job files and wheels hold no characters special inside them
+            steps = (f'"{venv}/bin/python" -m pip install --quiet "{wheel}[train,azure]" && '
+                     f'"{venv}/bin/python" -m pip install --quiet --force-reinstall --no-deps "{wheel}"')
+            files = self._resource_files(install["uploaded_to"], "sdk")
+        else:
+            steps = f'"{venv}/bin/python" -m pip install --quiet {_q(install["requirement"])}'
+            files = []
+        # one venv per SDK version and node, shared by the node's jobs; flock keeps two jobs from building it at once
+        script = (f'set -euo pipefail; mkdir -p "$(dirname "{venv}")"; exec 9>"{venv}.lock"; flock 9; '
+                  f'[ -x "{venv}/bin/python" ] || python3 -m venv "{venv}"; {steps}')
+        return {"id": "landcover-sdk-install", "commandLine": f"/bin/bash -c {_q(script)}", "resourceFiles": files,
+                "constraints": {"maxWallClockTime": "PT1H", "maxTaskRetryCount": 2}, "waitForSuccess": True,
+                "userIdentity": {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}},
+                "rerunOnNodeRebootAfterSuccess": True}
+
+    def _job_body(self, spec: JobSpec, job_id: str, spec_url: str) -> dict[str, Any]:
         env = {"LANDCOVER_JOB_ID": job_id, **spec.env}
         account = self._account()
         if account:
@@ -293,17 +387,18 @@ class BatchAIRunner:
                             "maxTaskRetryCount": spec.resources.max_task_retries},
             "commonEnvironmentSettings": [{"name": k, "value": v} for k, v in sorted(env.items())],
             "metadata": [{"name": "landcover-sdk", "value": __version__}, {"name": "kind", "value": spec.kind}],
+            **({"jobPreparationTask": prep} if (prep := self._prep_task(spec, spec_url)) else {}),
         }
 
-    def _resource_files(self, spec_url: str) -> list[dict[str, Any]]:
-        """The job file as a resource file: it lands at ``job/<its full blob name>`` (Batch keeps the blob's
+    def _resource_files(self, blob_url: str, folder: str = "job") -> list[dict[str, Any]]:
+        """A blob as a resource file: it lands at ``<folder>/<its full blob name>`` (Batch keeps the blob's
         folders under ``filePath``)."""
-        url = StorageURL.parse(spec_url)
+        url = StorageURL.parse(blob_url)
         if self.config.node_identity_id:
             return [{"storageContainerUrl": f"{self._blob_endpoint()}/{url.bucket}",
-                     "blobPrefix": url.key, "filePath": "job",
+                     "blobPrefix": url.key, "filePath": folder,
                      "identityReference": {"resourceId": self.config.node_identity_id}}]
-        return [{"autoStorageContainerName": url.bucket, "blobPrefix": url.key, "filePath": "job"}]
+        return [{"autoStorageContainerName": url.bucket, "blobPrefix": url.key, "filePath": folder}]
 
     def _blob_endpoint(self) -> str:
         """The outputs account's Blob endpoint (sovereign clouds included), never a made-up host."""
@@ -333,6 +428,7 @@ class BatchAIRunner:
         work = "$AZ_BATCH_TASK_WORKING_DIR/work"
         worker = " ".join(spec_file if a == _JOB_FILE else _q(a) for a in task.worker_args(_JOB_FILE))
         worker += f" --work-dir {work} --no-progress"
+        python = "python3" if spec.container_image else f'"{_venv_dir()}/bin/python"'
         r = spec.resources
         body: dict[str, Any] = {
             "id": task.id,
@@ -349,7 +445,7 @@ class BatchAIRunner:
                 # its own files arrived: the agents on the other nodes must wait that long (c10d's default
                 # read timeout is 60 s).
                 timeout = RENDEZVOUS_TIMEOUT_S
-                torchrun = (f"python3 -m torch.distributed.run --nnodes={task.nodes} "
+                torchrun = (f"{python} -m torch.distributed.run --nnodes={task.nodes} "
                             f"--nproc-per-node={task.processes_per_node} --rdzv-backend=c10d "
                             f"--rdzv-endpoint=${{AZ_BATCH_MASTER_NODE%:*}}:{port} --rdzv-id=$AZ_BATCH_JOB_ID "
                             f"--rdzv-conf=join_timeout={timeout},read_timeout={timeout} "
@@ -362,11 +458,11 @@ class BatchAIRunner:
                                                  "coordinationCommandLine": f"/bin/bash -c {_q(coordination)}",
                                                  "commonResourceFiles": self._resource_files(spec_url)}
             else:
-                torchrun = (f"python3 -m torch.distributed.run --standalone --nproc-per-node={task.processes_per_node} "
-                            f"-m landcover_sdk {worker}")
+                torchrun = (f"{python} -m torch.distributed.run --standalone "
+                            f"--nproc-per-node={task.processes_per_node} -m landcover_sdk {worker}")
             body["commandLine"] = f"/bin/bash -c {_q('set -euo pipefail; ' + torchrun)}"
         else:
-            body["commandLine"] = f"/bin/bash -c {_q('set -euo pipefail; python3 -m landcover_sdk ' + worker)}"
+            body["commandLine"] = f"/bin/bash -c {_q('set -euo pipefail; ' + python + ' -m landcover_sdk ' + worker)}"
         if spec.container_image:
             # Batch gives container tasks on GPU pools their GPUs itself; "--gpus" must not be passed
             body["containerSettings"] = {"imageName": spec.container_image, "containerRunOptions": "--shm-size=8g"}
@@ -381,6 +477,14 @@ class BatchAIRunner:
         resolved = spec.resolved()
         check_inputs(resolved)  # before any pool is created
         self._storage_for(plan.spec_url).write_bytes(plan.spec_url, resolved.to_yaml().encode("utf-8"))
+        if plan.sdk_install.get("method") == "wheel":
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="lc-wheel-") as tmp:
+                wheel = build_wheel(Path(tmp), self.config.sdk_wheel)
+                target = plan.sdk_install["uploaded_to"]
+                self._storage_for(target).upload(wheel, target)
+                log.info("uploaded %s for the nodes to %s", wheel.name, target)
         from azure.batch import models
 
         created_pool = self._ensure_pool(plan, models)
