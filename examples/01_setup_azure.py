@@ -2,16 +2,18 @@
 
 The tutorial's first step created a storage account, uploaded NAIP/land-cover tile pairs and
 scripts, and created a Batch AI cluster of 2 NC6 nodes. This script does the same with
-landcover-sdk: it writes (or takes) tile pairs, uploads them to a storage URL, and creates the
-Batch pool a training job needs.
+landcover-sdk: it writes (or takes) tile pairs, uploads them to a storage URL, and prints the pool a
+training job needs — as the Azure Resource Manager body that creates it with the nodes' managed
+identity (Batch's own API cannot attach one, and without it the nodes cannot reach storage).
 
 By default it is a dry run that needs no account: the "container" is a local folder and the pool
-request is printed, not sent. With credentials in the environment (AZURE_STORAGE_*,
-AZURE_BATCH_ACCOUNT_URL, AZURE_BATCH_ACCOUNT_NAME, AZURE_BATCH_ACCESS_KEY) and
-``--storage az://<container>/<prefix> --execute`` it does it for real.
+body is printed. With credentials in the environment (AZURE_STORAGE_*, AZURE_BATCH_ACCOUNT_URL,
+AZURE_BATCH_ACCOUNT_NAME, AZURE_BATCH_ACCESS_KEY), ``--identity RESOURCE_ID --identity-client-id ID``
+and ``--storage az://<container>/<prefix> --execute`` it uploads for real and checks the pool you
+created from the printed body (see "First real run" in docs/storage-and-runners.md).
 
     python examples/01_setup_azure.py                     # dry run, local folder as storage
-    python examples/01_setup_azure.py --storage az://naip/tutorial --execute
+    python examples/01_setup_azure.py --storage az://naip/tutorial --execute --identity ... --identity-client-id ...
 """
 
 from __future__ import annotations
@@ -29,7 +31,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--storage", default="runs/example-storage/tutorial", help="storage URL for the tiles")
     ap.add_argument("--tiles", type=Path, default=None, help="folder of tile pairs (default: synthesise 8)")
-    ap.add_argument("--execute", action="store_true", help="create the container and pool for real")
+    ap.add_argument("--execute", action="store_true", help="create the container and check the pool for real")
+    ap.add_argument("--identity", default="/subscriptions/<subscription>/resourceGroups/<group>/providers/"
+                                          "Microsoft.ManagedIdentity/userAssignedIdentities/landcover-nodes",
+                    help="resource id of the user-assigned identity the pool's nodes use")
+    ap.add_argument("--identity-client-id", default="<client id>", help="its client id")
     ap.add_argument("--quick", action="store_true", help="small synthetic tiles (CI smoke test)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -55,17 +61,20 @@ def main() -> None:
                    inputs={"data": f"{prefix}/tiles"}, outputs=f"{prefix}/runs/train",
                    resources={"nodes": 2, "processes_per_node": 1, "gpus_per_node": 1, "require_gpu": True,
                               "vm_size": "Standard_NC4as_T4_v3"})  # NC6 and NC6s_v3 are retired
+    config = RunnerConfig(kind="azure-batch", pool_id="landcover-tutorial", node_identity_id=args.identity,
+                          node_identity_client_id=args.identity_client_id)
     if args.execute:
-        runner = BatchAIRunner(RunnerConfig(kind="azure-batch", pool_id="landcover-tutorial"))
-        created = runner.create_pool(spec)
-        print(f"pool landcover-tutorial {'created' if created else 'reused'} and steady")
+        BatchAIRunner(config).check_pool(spec)
+        print("pool landcover-tutorial exists, fits the job, carries the identity and is steady")
         return
     if not args.storage.startswith("az://"):
         spec = spec.model_copy(update={"inputs": {"data": "az://naip/tutorial/tiles"},
                                        "outputs": "az://naip/tutorial/runs/train"})
-    plan = BatchAIRunner(RunnerConfig(kind="azure-batch", pool_id="landcover-tutorial"), dry_run=True).plan(spec)
-    print("dry run — the pool request that --execute would send:")
-    print(json.dumps(plan.pool.to_dict(), indent=2))
+    template = BatchAIRunner(config, dry_run=True).pool_template(spec)
+    print("the pool, as the Resource Manager body that creates it with the nodes' identity "
+          "(az rest --method put --url .../batchAccounts/<account>/pools/landcover-tutorial?api-version=2025-06-01 "
+          "--body @pool.json):")
+    print(json.dumps(template, indent=2))
 
 
 if __name__ == "__main__":

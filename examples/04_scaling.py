@@ -60,8 +60,11 @@ def main() -> None:
                                "vm_size": "Standard_NC4as_T4_v3", "low_priority": True})
     print("\nthe multi-node job file:\n" + multi.to_yaml())
     # spot nodes exist only in Batch accounts with user-subscription pool allocation
-    plan = BatchAIRunner(RunnerConfig(kind="azure-batch", pool_id="landcover-4x",
-                                      pool_allocation_mode="user-subscription"), dry_run=True).plan(multi)
+    identity = ("/subscriptions/<subscription>/resourceGroups/<group>/providers/Microsoft.ManagedIdentity/"
+                "userAssignedIdentities/landcover-nodes")
+    plan = BatchAIRunner(RunnerConfig(kind="azure-batch", pool_id="landcover-4x", node_identity_id=identity,
+                                      pool_allocation_mode="user-subscription",
+                                      azure={"storage_account": "naipdata"}), dry_run=True).plan(multi)
     task = plan.tasks[0].body
     print(f"Azure Batch (dry run): pool of {plan.pool.body['targetLowPriorityNodes']} spot "
           f"{plan.pool.body['vmSize']} nodes; one multi-instance task over "

@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from .batch_schema import validate
+from .batch_schema import validate, validate_arm_pool
 
 API_VERSION = "2025-06-01"
 ACCOUNT = "lcbatch"
@@ -243,6 +243,38 @@ class BatchEmulator:
             return 409, _error("PoolExists", "The specified pool already exists.")
         self.pools[body["id"]] = {**body, "_polls": 0, "state": "active", "allocationState": "resizing"}
         return 201, None
+
+    def add_pool_from_arm(self, pool_id: str, body: dict[str, Any]) -> None:
+        """Create a pool as Azure Resource Manager does from ``body`` (validated against azure-mgmt-batch's
+        models), identity included; through the Batch API it then looks like any other pool."""
+        errors = validate_arm_pool(body)
+        if errors:
+            raise ValueError("; ".join(errors))
+        props = body["properties"]
+        vm = props["deploymentConfiguration"]["virtualMachineConfiguration"]
+        scale = props.get("scaleSettings", {}).get("fixedScale", {})
+        pool: dict[str, Any] = {
+            "id": pool_id, "vmSize": props["vmSize"],
+            "virtualMachineConfiguration": {
+                "imageReference": vm["imageReference"], "nodeAgentSKUId": vm["nodeAgentSkuId"],
+                **({"containerConfiguration": {"type": "dockerCompatible",
+                                               "containerImageNames": vm["containerConfiguration"].get(
+                                                   "containerImageNames", [])}}
+                   if "containerConfiguration" in vm else {})},
+            "targetDedicatedNodes": scale.get("targetDedicatedNodes", 0),
+            "targetLowPriorityNodes": scale.get("targetLowPriorityNodes", 0),
+            "enableInterNodeCommunication": props.get("interNodeCommunication") == "Enabled",
+            "taskSlotsPerNode": props.get("taskSlotsPerNode", 1),
+            "identity": {"type": "UserAssigned", "userAssignedIdentities": [
+                {"resourceId": rid, "clientId": f"client-{i}", "principalId": f"principal-{i}"}
+                for i, rid in enumerate(body.get("identity", {}).get("userAssignedIdentities", {}))]},
+            "_polls": 0, "state": "active", "allocationState": "resizing",
+        }
+        if "startTask" in props:
+            st = props["startTask"]
+            pool["startTask"] = {"commandLine": st["commandLine"], "waitForSuccess": st.get("waitForSuccess", True)}
+        with self.lock:
+            self.pools[pool_id] = pool
 
     def _node_list(self, pool_id: str) -> list[dict[str, Any]]:
         """The pool's nodes once it is steady; every node's start task fails with ``start_task_failure``."""

@@ -11,21 +11,30 @@ from __future__ import annotations
 import datetime
 import enum
 import re
+import sys
 import typing
 from typing import Any
 
 from azure.batch import models as M  # noqa: N812
 from azure.batch._utils.model_base import Model
+from azure.mgmt.batch import models as A  # noqa: N812
+from azure.mgmt.batch._utils.model_base import Model as ArmModel
 
 ISO_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
 BODY_MODELS = {"/pools": M.BatchPoolCreateOptions, "/jobs": M.BatchJobCreateOptions}
+
+
+def _is_model(hint: Any) -> bool:
+    """A generated model class (azure-batch's or azure-mgmt-batch's: the same generator, two base classes)."""
+    return isinstance(hint, type) and (issubclass(hint, Model) or issubclass(hint, ArmModel))
 
 
 def _fields(cls: type) -> dict[str, tuple[Any, bool, bool]]:
     """REST name -> (type hint, read-only, optional)."""
     if "_attr_to_rest_field" not in cls.__dict__:
         cls({})  # the generated base class builds its field map on first use
-    namespace = {**vars(M._models), "_models": M}
+    module = sys.modules[cls.__module__]
+    namespace = {**vars(module), "_models": sys.modules[module.__name__.rsplit(".", 1)[0]]}
     hints = typing.get_type_hints(cls, globalns=namespace, localns=namespace)
     out = {}
     for attr, rest_field in cls._attr_to_rest_field.items():  # type: ignore[attr-defined]
@@ -71,8 +80,11 @@ def _check(value: Any, hint: Any, path: str, errors: list[str]) -> None:
     if origin is dict:
         if not isinstance(value, dict):
             errors.append(f"{path}: expected an object, got {value!r}")
+            return
+        for key, item in value.items():
+            _check(item, typing.get_args(hint)[1], f"{path}[{key!r}]", errors)
         return
-    if isinstance(hint, type) and issubclass(hint, Model):
+    if _is_model(hint):
         _check_model(value, hint, path, errors)
         return
     wrong = {str: not isinstance(value, str), bool: not isinstance(value, bool),
@@ -119,4 +131,11 @@ def validate(method: str, path: str, body: Any) -> list[str]:
         return []
     errors: list[str] = []
     _check_model(body, cls, cls.__name__, errors)
+    return errors
+
+
+def validate_arm_pool(body: Any) -> list[str]:
+    """What Azure Resource Manager refuses in a Batch pool body (``PUT .../batchAccounts/<a>/pools/<p>``)."""
+    errors: list[str] = []
+    _check_model(body, A.Pool, "Pool", errors)
     return errors

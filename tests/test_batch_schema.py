@@ -12,13 +12,19 @@ from landcover_sdk.config import AzureCredentials, RunnerConfig
 from landcover_sdk.runners import BatchAIRunner, JobSpec
 from landcover_sdk.runners.batch import BatchPlan
 
-from .batch_schema import validate
+from .batch_schema import validate, validate_arm_pool
 
 TRAIN_CONFIG = {"data": {"sampling": {"window": 64}},
                 "model": {"window": 64, "margin": 16, "channels": [8, 8, 8, 8], "blocks_per_stage": 1}}
 
 
+IDENTITY = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/lc/providers/"
+            "Microsoft.ManagedIdentity/userAssignedIdentities/lc-nodes")
+
+
 def _runner(**options: Any) -> BatchAIRunner:
+    options = {"node_identity_id": IDENTITY, "node_identity_client_id": "11111111-2222-3333-4444-555555555555",
+               **options}
     cfg = RunnerConfig(kind="azure-batch", pool_id="lc-pool",
                        azure=AzureCredentials(storage_account="naipdata",
                                               batch_account_url="https://lcb.westus2.batch.azure.com"), **options)
@@ -33,10 +39,9 @@ PLANS = {
     "predict, 5 chunks on 2 nodes": (dict(kind="predict", chunks=5, resources={"nodes": 2},
                                           inputs={"model": "az://m/m.safetensors",
                                                   "images": [f"az://naip/t{i}_NAIP.tif" for i in range(7)]}), {}),
-    "evaluate with an identity": (dict(kind="evaluate", config={}, inputs={
+    "evaluate": (dict(kind="evaluate", config={}, inputs={
         "model": "az://m/m.safetensors", "image": "az://naip/a_NAIP.tif", "labels": "az://naip/a_LandCover.tif"}),
-        {"node_identity_id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.ManagedIdentity/"
-                             "userAssignedIdentities/lc-nodes", "node_identity_client_id": "0000-1111"}),
+        {}),
     "train in a container on 2 nodes": (dict(kind="train", config=TRAIN_CONFIG, inputs={"data": "az://naip/tiles"},
                                              container_image="lcr.azurecr.io/landcover:0.2",
                                              resources={"nodes": 2, "gpus_per_node": 1}), {}),
@@ -55,8 +60,19 @@ def _plan(name: str) -> BatchPlan:
 
 @pytest.mark.parametrize("name", sorted(PLANS))
 def test_every_body_the_runner_builds_matches_the_rest_shapes(name: str) -> None:
-    for request in _plan(name).requests:
+    plan = _plan(name)
+    for request in [plan.pool, *plan.requests]:
         assert validate(request.method, request.path, request.body) == [], request.to_dict()
+    assert validate_arm_pool(plan.pool_template) == [], plan.pool_template
+    assert plan.pool_template["identity"] == {"type": "UserAssigned", "userAssignedIdentities": {IDENTITY: {}}}
+
+
+def test_the_checker_refuses_what_resource_manager_refuses() -> None:
+    template = _plan("train on 2 GPU nodes").pool_template
+    for path, value, message in (("properties.interNodeCommunication", True, "is not one of"),
+                                 ("properties.vmSizes", "x", "vmSizes: not a property of PoolProperties"),
+                                 ("identity.type", "userAssigned", "is not one of")):
+        assert any(message in e for e in validate_arm_pool(_mutate(template, path, value))), path
 
 
 def _mutate(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from landcover_sdk.models import UNetModel
 from landcover_sdk.runners import BatchAIRunner, JobSpec, LocalRunner, plan_tasks
 
 from .batch_emulator import ACCOUNT, API_VERSION, KEY, BatchEmulator
+from .test_batch_schema import IDENTITY
 
 TINY_TRAIN = {
     "data": {"sampling": {"window": 64, "minibatch_size": 4, "minibatches_per_image": 2}},
@@ -175,10 +176,17 @@ def batch() -> Any:
 
 
 def _runner(emu: BatchEmulator, store: Any, tmp_path: Path, **kw: Any) -> BatchAIRunner:
+    kw = {"node_identity_id": IDENTITY, "node_identity_client_id": "client-0", **kw}
     cfg = RunnerConfig(kind="azure-batch", work_dir=str(tmp_path / "state"), pool_id="lc-pool", poll_seconds=0.01,
                        azure=AzureCredentials(batch_account_url=emu.endpoint, batch_account_name=ACCOUNT,
                                               batch_account_key=SecretStr(KEY)), **kw)
     return BatchAIRunner(cfg, storage=store, retry_backoff_factor=0.01)
+
+
+def _with_pool(emu: BatchEmulator, runner: BatchAIRunner, spec: JobSpec) -> BatchAIRunner:
+    """Create the pool the job needs as Resource Manager would (from the runner's template)."""
+    emu.add_pool_from_arm(runner.config.pool_id, runner.pool_template(spec))
+    return runner
 
 
 def _upload_tiles(store: Any, tmp_path: Path) -> str:
@@ -196,16 +204,17 @@ def test_batch_training_job_full_sequence(batch: BatchEmulator, blob_store: Any,
     spec = JobSpec(name="train-multi", kind="train", config=TINY_TRAIN, inputs={"data": data},
                    outputs=f"az://{blob_store.container}/runs/t1",
                    resources={"nodes": 2, "processes_per_node": 1, "gpus_per_node": 1, "require_gpu": True})
-    runner = _runner(batch, blob_store, tmp_path)
+    runner = _with_pool(batch, _runner(batch, blob_store, tmp_path), spec)
     dry = BatchAIRunner(runner.config, dry_run=True, storage=blob_store).plan(spec, job_id="train-multi-1")
     result = runner.run(spec, job_id="train-multi-1", progress=False)
     assert batch.violations == []
     assert result.ok and result.exit_codes == {"train": 0}
     seq = batch.sequence()
-    assert seq[:7] == ["HEAD /pools/lc-pool", "POST /pools", "GET /pools/lc-pool", "GET /pools/lc-pool",
-                       "GET /pools/lc-pool", "GET /pools/lc-pool/nodes", "POST /jobs"]
-    assert seq[7:9] == ["POST /jobs/train-multi-1/tasks", "PATCH /jobs/train-multi-1"]
-    polls = [c for c in seq[9:] if not c.endswith("/files/stdout.txt")]
+    # the pool is checked (exists, fits, carries the identity) and waited for, then the job goes in
+    assert seq[:6] == ["HEAD /pools/lc-pool", "GET /pools/lc-pool", "GET /pools/lc-pool", "GET /pools/lc-pool",
+                       "GET /pools/lc-pool/nodes", "POST /jobs"]
+    assert seq[6:8] == ["POST /jobs/train-multi-1/tasks", "PATCH /jobs/train-multi-1"]
+    polls = [c for c in seq[8:] if not c.endswith("/files/stdout.txt")]
     assert polls == ["GET /jobs/train-multi-1/tasks/train", "GET /jobs/train-multi-1", "GET /pools/lc-pool/nodes"] * 2 \
         + ["GET /jobs/train-multi-1/tasks/train"]
     # stdout streamed while running: each line once, in order, with the task prefix
@@ -215,16 +224,19 @@ def test_batch_training_job_full_sequence(batch: BatchEmulator, blob_store: Any,
     # dry run returned exactly the bodies that were sent
     sent = [c.body for c in batch.calls if c.method == "POST"]
     assert sent == [r.body for r in dry.requests]
-    assert sent[1]["onAllTasksComplete"] == "noaction"  # switched after the last task:
+    assert sent[0]["onAllTasksComplete"] == "noaction"  # switched after the last task:
     assert [c.body for c in batch.calls if c.method == "PATCH"] == [{"onAllTasksComplete": "terminatejob"}]
-    pool, job, task = sent
-    assert pool["enableInterNodeCommunication"] is True and pool["targetDedicatedNodes"] == 2
+    job, task = sent
+    pool = dry.pool_template["properties"]
+    assert pool["interNodeCommunication"] == "Enabled"
+    assert pool["scaleSettings"]["fixedScale"]["targetDedicatedNodes"] == 2
     assert task["multiInstanceSettings"]["numberOfInstances"] == 2
     assert "--nnodes=2" in task["commandLine"] and "AZ_BATCH_MASTER_NODE" in task["commandLine"]
     assert task["resourceFiles"] == []  # only common resource files reach every node of a multi-instance task
     assert task["multiInstanceSettings"]["commonResourceFiles"] == [{
-        "autoStorageContainerName": blob_store.container, "blobPrefix": "runs/t1/_job/train-multi-1.yaml",
-        "filePath": "job"}]
+        "storageContainerUrl": f"{blob_store.endpoint}/{blob_store.container}",
+        "blobPrefix": "runs/t1/_job/train-multi-1.yaml", "filePath": "job",
+        "identityReference": {"resourceId": IDENTITY}}]
     assert "--rdzv-conf=join_timeout=3600,read_timeout=3600" in task["commandLine"]
     assert {"name": "AZURE_STORAGE_ACCOUNT", "value": "devstoreaccount1"} in job["commonEnvironmentSettings"]
     assert all(c.query["api-version"] == [API_VERSION] for c in batch.calls)
@@ -233,10 +245,10 @@ def test_batch_training_job_full_sequence(batch: BatchEmulator, blob_store: Any,
     assert staged.config == spec.resolved().config
 
     batch.calls.clear()
-    assert runner.teardown("train-multi-1") == ["job train-multi-1", "pool lc-pool"]
-    assert batch.sequence() == ["DELETE /jobs/train-multi-1", "GET /jobs/train-multi-1",
-                                "DELETE /pools/lc-pool", "GET /pools/lc-pool"]
+    assert runner.teardown("train-multi-1") == ["job train-multi-1"]  # the pool is Resource Manager's
+    assert batch.sequence() == ["DELETE /jobs/train-multi-1", "GET /jobs/train-multi-1"]
     assert runner.teardown("train-multi-1") == []  # idempotent
+    assert runner.teardown(delete_pool=True) == ["pool lc-pool"]
     assert batch.pools == {} and batch.jobs == {}
 
 
@@ -254,13 +266,13 @@ def test_batch_prediction_job_with_failing_chunk(batch: BatchEmulator, blob_stor
         _runner(batch, blob_store, tmp_path).submit(spec)
     batch.failing_tasks["predict-001"] = "Traceback...\nRuntimeError: CUDA out of memory\n"
     batch.fail_with_503[("POST", "/jobs")] = 1
-    runner = _runner(batch, blob_store, tmp_path, pool_allocation_mode="user-subscription")
+    runner = _with_pool(batch, _runner(batch, blob_store, tmp_path, pool_allocation_mode="user-subscription"), spec)
     result = runner.run(spec, job_id="predict-1", progress=False)
     assert batch.violations == []
     assert batch.sequence().count("POST /jobs") == 2  # the 503 was retried
     assert [c.status for c in batch.calls if c.path == "/jobs"] == [503, 201]
     assert batch.sequence().count("POST /jobs/predict-1/tasks") == 3
-    pool = next(c.body for c in batch.calls if c.path == "/pools" and c.method == "POST")
+    pool = runner.pool_template(spec)["properties"]["scaleSettings"]["fixedScale"]
     assert pool["targetLowPriorityNodes"] == 3 and pool["targetDedicatedNodes"] == 0
     assert not result.ok
     assert result.exit_codes == {"predict-000": 0, "predict-001": 1, "predict-002": 0}
@@ -269,7 +281,7 @@ def test_batch_prediction_job_with_failing_chunk(batch: BatchEmulator, blob_stor
     assert "CUDA out of memory" in runner.logs("predict-1", "predict-001", "stderr.txt")
     status = runner.status("predict-1")
     assert status["state"] == "completed" and status["tasks"]["predict-001"]["exit_code"] == 1
-    assert runner.teardown("predict-1") == ["job predict-1", "pool lc-pool"]
+    assert runner.teardown("predict-1") == ["job predict-1"]
 
 
 def test_batch_bad_jobs_fail_before_any_pool(batch: BatchEmulator, blob_store: Any, tmp_path: Path) -> None:
@@ -292,15 +304,15 @@ def test_batch_reused_pool_with_other_vm_size(batch: BatchEmulator, blob_store: 
     data = _upload_tiles(blob_store, tmp_path)
     spec = JobSpec(name="t", kind="train", config=TINY_TRAIN, inputs={"data": data},
                    outputs=f"az://{blob_store.container}/o")
-    runner = _runner(batch, blob_store, tmp_path)
+    runner = _with_pool(batch, _runner(batch, blob_store, tmp_path), spec)
     runner.submit(spec, job_id="first")
     other = spec.model_copy(update={"resources": spec.resources.model_copy(update={"vm_size": "Standard_D4s_v5"})})
     with pytest.raises(RunnerError, match="pool lc-pool exists with VM size Standard_NC4as_T4_v3"):
         runner.submit(other, job_id="second")
-    runner.submit(spec, job_id="third")  # same size: reused
-    assert batch.sequence().count("POST /pools") == 1
-    assert runner.teardown("third") == ["job third"]  # a reused pool is left alone
-    assert runner.teardown("first") == ["job first", "pool lc-pool"]
+    runner.submit(spec, job_id="third")  # same size: used again
+    assert "POST /pools" not in batch.sequence()  # pools come from Resource Manager, never from the runner
+    assert runner.teardown("third") == ["job third"]
+    assert runner.teardown("first", delete_pool=True) == ["job first", "pool lc-pool"]
 
 
 def test_same_jobspec_runs_under_batch_and_local(batch: BatchEmulator, blob_store: Any, azurite: Any,
@@ -318,7 +330,7 @@ def test_same_jobspec_runs_under_batch_and_local(batch: BatchEmulator, blob_stor
                     "labels": f"az://{c}/eval/{label.name}"},
             outputs=f"az://{c}/evaluation").save(job_file)
     spec = JobSpec.load(job_file)
-    assert _runner(batch, blob_store, tmp_path).run(spec, job_id="eval-1", progress=False).ok
+    assert _with_pool(batch, _runner(batch, blob_store, tmp_path), spec).run(spec, job_id="eval-1", progress=False).ok
     assert batch.violations == []
     local = LocalRunner(tmp_path / "jobs", env={"AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string})
     result = local.run(spec)
@@ -337,11 +349,19 @@ def test_cli_run_dry_run_prints_requests_without_secrets(tmp_path: Path, capsys:
     job = tmp_path / "job.yaml"
     JobSpec(name="train", kind="train", config="builtin:tutorial", inputs={"data": "az://naip/tiles"},
             outputs="az://runs/t", resources={"nodes": 2, "gpus_per_node": 1}).save(job)
-    assert main(["run", str(job), "--runner", "azure-batch", "--dry-run", "--job-id", "train-x"]) == 0
+    assert main(["run", str(job), "--runner", "azure-batch", "--dry-run", "--job-id", "train-x"]) == 1
+    assert "node_identity_id: not set" in capsys.readouterr().err  # nodes without an identity reach no storage
+    cfg = RunnerConfig(kind="azure-batch", node_identity_id=IDENTITY, node_identity_client_id="client-0").save(
+        tmp_path / "azure.yaml")
+    assert main(["run", str(job), "--runner-config", str(cfg), "--dry-run", "--job-id", "train-x"]) == 0
     out = capsys.readouterr().out
     plan = __import__("json").loads(out)
-    assert [r["path"] for r in plan["requests"]] == ["/pools", "/jobs", "/jobs/train-x/tasks"]
+    assert [r["path"] for r in plan["requests"]] == ["/jobs", "/jobs/train-x/tasks"]
+    assert plan["sdk_install"]["method"] == "wheel" and plan["pool_template"]["identity"]["type"] == "UserAssigned"
     assert KEY not in out and "c3RvcmFnZS1rZXktc2VjcmV0" not in out
+    assert main(["azure", "pool-template", str(job), "--runner-config", str(cfg)]) == 0
+    template = __import__("json").loads(capsys.readouterr().out)
+    assert template == plan["pool_template"] and template["properties"]["interNodeCommunication"] == "Enabled"
     # the same job under the local runner: its task command line, nothing run
     assert main(["run", str(job), "--dry-run", "--job-id", "train-x", "--work-dir", str(tmp_path / "w")]) == 0
     local = __import__("json").loads(capsys.readouterr().out)
@@ -356,10 +376,11 @@ def test_cli_azure_status_logs_teardown(batch: BatchEmulator, blob_store: Any, t
     data = _upload_tiles(blob_store, tmp_path)
     spec = JobSpec(name="t", kind="train", config=TINY_TRAIN, inputs={"data": data},
                    outputs=f"az://{blob_store.container}/o")
-    runner = _runner(batch, blob_store, tmp_path)
+    runner = _with_pool(batch, _runner(batch, blob_store, tmp_path), spec)
     runner.run(spec, job_id="cli-job", progress=False)
     monkeypatch.setenv("AZURE_BATCH_ACCESS_KEY", KEY)
     cfg = RunnerConfig(kind="azure-batch", work_dir=str(tmp_path / "state"), pool_id="lc-pool", poll_seconds=0.01,
+                       node_identity_id=IDENTITY,
                        azure=AzureCredentials(batch_account_url=batch.endpoint, batch_account_name=ACCOUNT))
     cfg_path = cfg.save(tmp_path / "azure.yaml")
     assert KEY not in cfg_path.read_text()
@@ -368,7 +389,7 @@ def test_cli_azure_status_logs_teardown(batch: BatchEmulator, blob_store: Any, t
     assert status["tasks"]["train"] == {"state": "completed", "exit_code": 0}
     assert main(["azure", "logs", "cli-job", "--task", "train", "--runner-config", str(cfg_path)]) == 0
     assert capsys.readouterr().out.endswith("done\n")
-    assert main(["azure", "teardown", "cli-job", "--runner-config", str(cfg_path)]) == 0
+    assert main(["azure", "teardown", "cli-job", "--pool", "--runner-config", str(cfg_path)]) == 0
     assert "deleted: job cli-job, pool lc-pool" in capsys.readouterr().out
     assert main(["azure", "teardown", "cli-job", "--runner-config", str(cfg_path)]) == 0
     assert "deleted: nothing" in capsys.readouterr().out

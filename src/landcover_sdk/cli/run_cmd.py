@@ -1,4 +1,5 @@
-"""``landcover run JOB.yaml``, ``landcover job exec`` (what nodes run) and ``landcover azure status|logs|teardown``."""
+"""``landcover run JOB.yaml``, ``landcover job exec`` (what nodes run) and ``landcover azure
+status|logs|teardown|pool-template``."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                      help="print what would run (azure-batch: the request bodies), run and send nothing")
     run.add_argument("--work-dir", type=Path, default=None, help="local state and logs (default runs/jobs)")
     run.add_argument("--job-id", default=None, help="job id (default: name + timestamp)")
-    run.add_argument("--teardown", action="store_true", help="azure-batch: delete job and pool afterwards")
+    run.add_argument("--teardown", action="store_true", help="azure-batch: delete the job afterwards")
     run.set_defaults(handler=_run)
 
     job = sub.add_parser("job", help="job internals")
@@ -44,15 +45,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     az = sub.add_parser("azure", help="inspect and clean up Azure Batch jobs")
     asub = az.add_subparsers(dest="azure_command", metavar="SUBCOMMAND", required=True)
     for name, helptext, fn in (("status", "job and task states", _status), ("logs", "a task's stdout/stderr", _logs),
-                               ("teardown", "delete a job and the pool it created (idempotent)", _teardown)):
+                               ("teardown", "delete a job, and with --pool the pool (idempotent)", _teardown),
+                               ("pool-template", "print the Resource Manager body of the pool a job file needs, "
+                                                 "with the nodes' identity (for az rest --method put)",
+                                _pool_template)):
         p = asub.add_parser(name, help=helptext)
-        p.add_argument("job_id", nargs="?" if name == "teardown" else None)
+        if name == "pool-template":
+            p.add_argument("job", type=Path, help="job description (YAML)")
+        else:
+            p.add_argument("job_id", nargs="?" if name == "teardown" else None)
         p.add_argument("--runner-config", type=Path, default=None)
         if name == "logs":
             p.add_argument("--task", required=True)
             p.add_argument("--stderr", action="store_true")
         if name == "teardown":
-            p.add_argument("--pool", action="store_true", help="also delete the pool (even if reused)")
+            p.add_argument("--pool", action="store_true", help="also delete the pool")
         p.set_defaults(handler=fn)
 
 
@@ -105,7 +112,15 @@ def _logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pool_template(args: argparse.Namespace) -> int:
+    from ..runners import BatchAIRunner, JobSpec
+
+    runner = BatchAIRunner(_runner_config(args.runner_config, "azure-batch"), dry_run=True)
+    print(json.dumps(runner.pool_template(JobSpec.load(args.job)), indent=2))
+    return 0
+
+
 def _teardown(args: argparse.Namespace) -> int:
-    removed = _batch(args).teardown(args.job_id, delete_pool=True if args.pool else None)
+    removed = _batch(args).teardown(args.job_id, delete_pool=bool(args.pool))
     print("deleted: " + (", ".join(removed) if removed else "nothing"))
     return 0

@@ -8,8 +8,11 @@ task for multi-node training, one task per prediction chunk, one evaluation task
 completion with progress; collect exit codes, failure messages and stderr; list the outputs.
 ``teardown()`` deletes the job and the pool this runner created, and is safe to repeat.
 
-No secret ever enters a request body: nodes reach Blob storage through the pool's managed
-identity (``node_identity_id``) or the Batch account's linked auto-storage account.
+Nodes reach Blob storage through a user-assigned managed identity on the pool (``node_identity_id``),
+and no secret ever enters a request body. Batch's data-plane API cannot attach an identity to a pool,
+so the pool is created beforehand through Azure Resource Manager from :meth:`BatchAIRunner.pool_template`
+(``landcover azure pool-template``); the runner checks it (size, inter-node communication, slots,
+containers, the identity) before it adds a job.
 """
 
 from __future__ import annotations
@@ -148,10 +151,11 @@ class BatchPlan:
         job_id: the Batch job id.
         pool_id: the pool it runs on.
         spec_url: where the resolved job file is uploaded.
-        pool: the pool creation request.
+        pool: the pool the job needs, as a Batch pool body (what an existing pool is checked against).
         job: the job creation request.
         tasks: the task creation requests.
         sdk_install: how the nodes get landcover-sdk (wheel, pip requirement or container image).
+        pool_template: the Azure Resource Manager body that creates that pool with the nodes' identity.
     """
 
     job_id: str
@@ -161,16 +165,18 @@ class BatchPlan:
     job: BatchRequest
     tasks: list[BatchRequest] = field(default_factory=list)
     sdk_install: dict[str, str] = field(default_factory=dict)
+    pool_template: dict[str, Any] = field(default_factory=dict)
 
     @property
     def requests(self) -> list[BatchRequest]:
-        """Pool, job, then task requests."""
-        return [self.pool, self.job, *self.tasks]
+        """The requests a submission sends: the job, then its tasks."""
+        return [self.job, *self.tasks]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
         return {"job_id": self.job_id, "pool_id": self.pool_id, "spec_url": self.spec_url,
-                "sdk_install": self.sdk_install, "requests": [r.to_dict() for r in self.requests]}
+                "sdk_install": self.sdk_install, "pool": self.pool.body, "pool_template": self.pool_template,
+                "requests": [r.to_dict() for r in self.requests]}
 
 
 def _duration(minutes: float) -> str:
@@ -266,6 +272,11 @@ class BatchAIRunner:
                 raise RunnerError(f"{'inputs.' + key if key != 'outputs' else key}: {url}: Azure Batch jobs need "
                                   "az:// URLs (nodes cannot read this machine's disk)")
         self._check_resources(spec)
+        if not self.config.node_identity_id:
+            raise RunnerError("node_identity_id: not set. Batch nodes reach Blob storage through a user-assigned "
+                              "managed identity on their pool (and its client id, node_identity_client_id); without "
+                              "one every task fails on its first az:// read. See 'First real run' in "
+                              "docs/storage-and-runners.md")
         if not re.fullmatch(r"[A-Za-z0-9._/=+-]*", StorageURL.parse(spec.outputs).key):
             raise RunnerError(f"outputs: {spec.outputs}: on Azure Batch the outputs path may hold only letters, digits "
                               "and . _ / = + - (it becomes part of the nodes' command lines)")
@@ -277,7 +288,7 @@ class BatchAIRunner:
                          BatchRequest("POST", "/pools", self._pool_body(spec)),
                          BatchRequest("POST", "/jobs", self._job_body(spec, job_id, spec_url)),
                          [BatchRequest("POST", f"/jobs/{job_id}/tasks", body) for body in tasks],
-                         self.sdk_install(spec, spec_url))
+                         self.sdk_install(spec, spec_url), self.pool_template(spec))
 
     def _check_resources(self, spec: JobSpec) -> None:
         """Refuse what today's Azure Batch cannot provision or run, before any request."""
@@ -328,6 +339,52 @@ class BatchAIRunner:
                 "maxTaskRetryCount": 2,
             }
         return body
+
+    def pool_template(self, spec: JobSpec) -> dict[str, Any]:
+        """The Azure Resource Manager body that creates the pool ``spec`` needs, with the nodes' identity.
+
+        PUT it at ``https://management.azure.com/subscriptions/<sub>/resourceGroups/<group>/providers/
+        Microsoft.Batch/batchAccounts/<account>/pools/<pool_id>?api-version=2025-06-01`` (``az rest``); built
+        with the ``azure-mgmt-batch`` models, so every property is one ARM knows.
+
+        Args:
+            spec: the job the pool is for.
+        """
+        try:
+            from azure.mgmt.batch import models as arm
+        except ImportError:
+            raise RunnerError("pool templates need the azure extra: pip install 'landcover-sdk[azure]'") from None
+        body = self._pool_body(spec)
+        vm = body["virtualMachineConfiguration"]
+        image = vm["imageReference"]
+        containers = None
+        if "containerConfiguration" in vm:
+            containers = arm.ContainerConfiguration(type="DockerCompatible",
+                                                    container_image_names=vm["containerConfiguration"]
+                                                    ["containerImageNames"])
+        start = None
+        if "startTask" in body:
+            start = arm.StartTask(command_line=body["startTask"]["commandLine"], wait_for_success=True,
+                                  max_task_retry_count=body["startTask"]["maxTaskRetryCount"],
+                                  user_identity=arm.UserIdentity(auto_user=arm.AutoUserSpecification(
+                                      scope="Pool", elevation_level="Admin")))
+        pool = arm.Pool(
+            identity=arm.BatchPoolIdentity(type="UserAssigned", user_assigned_identities={
+                str(self.config.node_identity_id): arm.UserAssignedIdentities()}),
+            properties=arm.PoolProperties(
+                vm_size=body["vmSize"],
+                deployment_configuration=arm.DeploymentConfiguration(
+                    virtual_machine_configuration=arm.VirtualMachineConfiguration(
+                        image_reference=arm.ImageReference(publisher=image["publisher"], offer=image["offer"],
+                                                           sku=image["sku"], version=image["version"]),
+                        node_agent_sku_id=vm["nodeAgentSKUId"], container_configuration=containers)),
+                scale_settings=arm.ScaleSettings(fixed_scale=arm.FixedScaleSettings(
+                    target_dedicated_nodes=body["targetDedicatedNodes"],
+                    target_low_priority_nodes=body["targetLowPriorityNodes"])),
+                inter_node_communication="Enabled" if body["enableInterNodeCommunication"] else "Disabled",
+                task_slots_per_node=body["taskSlotsPerNode"], start_task=start))
+        template: dict[str, Any] = pool.as_dict()
+        return template
 
     def sdk_install(self, spec: JobSpec, spec_url: str) -> dict[str, str]:
         """How the nodes get landcover-sdk for this job (what ``--dry-run`` shows as ``sdk_install``).
@@ -394,11 +451,8 @@ class BatchAIRunner:
         """A blob as a resource file: it lands at ``<folder>/<its full blob name>`` (Batch keeps the blob's
         folders under ``filePath``)."""
         url = StorageURL.parse(blob_url)
-        if self.config.node_identity_id:
-            return [{"storageContainerUrl": f"{self._blob_endpoint()}/{url.bucket}",
-                     "blobPrefix": url.key, "filePath": folder,
-                     "identityReference": {"resourceId": self.config.node_identity_id}}]
-        return [{"autoStorageContainerName": url.bucket, "blobPrefix": url.key, "filePath": folder}]
+        return [{"storageContainerUrl": f"{self._blob_endpoint()}/{url.bucket}", "blobPrefix": url.key,
+                 "filePath": folder, "identityReference": {"resourceId": self.config.node_identity_id}}]
 
     def _blob_endpoint(self) -> str:
         """The outputs account's Blob endpoint (sovereign clouds included), never a made-up host."""
@@ -409,8 +463,6 @@ class BatchAIRunner:
         return store.endpoint
 
     def _output_files(self, spec: JobSpec, task_id: str) -> list[dict[str, Any]]:
-        if not self.config.node_identity_id:
-            return []  # logs stay on the node; `landcover azure logs` fetches them through the API
         out = StorageURL.parse(spec.outputs)
         prefix = "/".join(p for p in (out.key.strip("/"), "_logs", task_id) if p)
         return [{"filePattern": "../std*.txt",
@@ -470,12 +522,13 @@ class BatchAIRunner:
 
     # ------------------------------------------------------------------ submit / wait
     def submit(self, spec: JobSpec, *, job_id: str | None = None) -> BatchPlan:
-        """Check inputs, upload the job file, create/reuse the pool, create the job and its tasks."""
+        """Check inputs and the pool, upload the job file and the SDK, create the job and its tasks."""
         plan = self.plan(spec, job_id=job_id)
         if self.dry_run:
             return plan
         resolved = spec.resolved()
-        check_inputs(resolved)  # before any pool is created
+        check_inputs(resolved)  # before anything is uploaded or created
+        self._require_pool(plan)
         self._storage_for(plan.spec_url).write_bytes(plan.spec_url, resolved.to_yaml().encode("utf-8"))
         if plan.sdk_install.get("method") == "wheel":
             import tempfile
@@ -487,8 +540,7 @@ class BatchAIRunner:
                 log.info("uploaded %s for the nodes to %s", wheel.name, target)
         from azure.batch import models
 
-        created_pool = self._ensure_pool(plan, models)
-        self._record(plan.job_id, {"pool_id": plan.pool_id, "created_pool": created_pool, "outputs": resolved.outputs,
+        self._record(plan.job_id, {"pool_id": plan.pool_id, "outputs": resolved.outputs,
                                    "tasks": [t.body["id"] for t in plan.tasks],
                                    "wall_clock_minutes": job_wall_clock_minutes(resolved)})
         job = sdk_model(models.BatchJobCreateOptions, plan.job.body)
@@ -502,29 +554,33 @@ class BatchAIRunner:
         log.info("submitted job %s: %d task(s) on pool %s", plan.job_id, len(plan.tasks), plan.pool_id)
         return plan
 
-    def create_pool(self, spec: JobSpec) -> bool:
-        """Create (or reuse) the pool a job needs and wait until it is steady; ``True`` if created."""
+    def check_pool(self, spec: JobSpec) -> None:
+        """Check that the pool the job needs exists, fits it and carries the nodes' identity; wait until steady.
+
+        Args:
+            spec: the job.
+        """
         plan = self.plan(spec)
-        if self.dry_run:
-            return False
-        from azure.batch import models
+        if not self.dry_run:
+            self._require_pool(plan)
 
-        return self._ensure_pool(plan, models)
-
-    def _ensure_pool(self, plan: BatchPlan, models: Any) -> bool:
+    def _require_pool(self, plan: BatchPlan) -> None:
         pool_id = plan.pool_id
-        created = False
-        if self._pool_exists(pool_id):
-            pool = self._call("get pool", lambda: self.client.get_pool(pool_id))
-            self._check_reuse(pool_id, pool, plan)
-            log.info("reusing pool %s", pool_id)
-        else:
-            pool_options = sdk_model(models.BatchPoolCreateOptions, plan.pool.body)
-            self._call("create pool", lambda: self.client.create_pool(pool_options))
-            created = True
-            log.info("created pool %s", pool_id)
+        if not self._pool_exists(pool_id):
+            raise RunnerError(f"pool {pool_id} does not exist. A pool whose nodes can reach storage carries a managed "
+                              "identity, which only Azure Resource Manager can attach: create it from `landcover "
+                              "azure pool-template JOB --runner-config CONFIG` with `az rest --method put` (see "
+                              "'First real run' in docs/storage-and-runners.md)")
+        pool = self._call("get pool", lambda: self.client.get_pool(pool_id))
+        self._check_reuse(pool_id, pool, plan)
+        want = str(self.config.node_identity_id).lower()
+        attached = [str(getattr(i, "resource_id", "")).lower()
+                    for i in (getattr(getattr(pool, "identity", None), "user_assigned_identities", None) or [])]
+        if want not in attached:
+            raise RunnerError(f"pool {pool_id} does not carry the identity node_identity_id names "
+                              f"({self.config.node_identity_id}); its nodes could not reach storage")
+        log.info("using pool %s", pool_id)
         self._wait_pool(pool_id)
-        return created
 
     @staticmethod
     def _check_reuse(pool_id: str, pool: Any, plan: BatchPlan) -> None:
@@ -750,7 +806,14 @@ class BatchAIRunner:
         return redact(chunks.decode("utf-8", "replace"))
 
     def teardown(self, job_id: str | None = None, *, delete_pool: bool | None = None) -> list[str]:
-        """Delete the job and, if this runner created it (or ``delete_pool``), the pool. Idempotent."""
+        """Delete the job and, with ``delete_pool``, the pool (which Resource Manager created, not the runner).
+
+        Idempotent.
+
+        Args:
+            job_id: the job (``None``: only the pool, with ``delete_pool``).
+            delete_pool: also delete the pool ``pool_id``.
+        """
         from azure.core.exceptions import ResourceNotFoundError
 
         state = self._load(job_id) if job_id else {}
@@ -764,7 +827,7 @@ class BatchAIRunner:
             except ResourceNotFoundError:
                 log.info("job %s already gone", job_id)
         pool_id = str(state.get("pool_id") or self.config.pool_id)
-        if delete_pool if delete_pool is not None else bool(state.get("created_pool", job_id is None)):
+        if delete_pool:
             try:
                 self._call("delete pool",
                            lambda: self.client.begin_delete_pool(pool_id, polling_interval=poll).result(),
