@@ -31,6 +31,10 @@ if [ "$1 $2 $3" = "-m pip install" ]; then
   case "$wheel" in *.whl) [ -f "$wheel" ] || { echo "no $wheel" >&2; exit 1; };; esac
   echo "$AZ_BATCH_NODE_ID|pip|$0|$spec" >> "$LC_NODE_RECORD"; exit 0
 fi
+if [ "$3 $4" = "job upload-log" ]; then
+  [ -f "$5" ] && [ -f "$6" ] || exit 1
+  echo "$AZ_BATCH_NODE_ID|upload|$5|$8" >> "$LC_NODE_RECORD"; exit 0
+fi
 job=""; prev=""
 for a in "$@"; do [ "$prev" = exec ] && job="$a"; prev="$a"; done
 if [ -f "$job" ]; then found=yes; else found=no; fi
@@ -48,6 +52,15 @@ class Run:
     job_file: str
     found: bool
     python: str
+
+
+@dataclass
+class Upload:
+    """One ``job upload-log`` on a node: which file, under which name."""
+
+    node: str
+    file: str
+    name: str
 
 
 @dataclass
@@ -76,9 +89,9 @@ def _place(files: list[dict[str, Any]], base: Path, blobs: dict[str, bytes]) -> 
 
 
 def run_on_nodes(task: dict[str, Any], blobs: dict[str, bytes], root: Path, job: dict[str, Any] | None = None,
-                 job_id: str = "job-1") -> tuple[list[Run], list[Install]]:
+                 job_id: str = "job-1") -> tuple[list[Run], list[Install], list[Upload]]:
     """Materialise ``task`` on its nodes under ``root`` and run its command lines (after the job's preparation
-    task on each node, as Batch does); the ``job exec`` runs and ``pip install`` calls made.
+    task on each node, as Batch does); the ``job exec`` runs, ``pip install`` and ``job upload-log`` calls made.
 
     Args:
         task: a task body as sent to Batch.
@@ -129,13 +142,18 @@ def run_on_nodes(task: dict[str, Any], blobs: dict[str, bytes], root: Path, job:
     if procs and procs[0][0] == 0:
         subprocess.run(shlex.split(task["commandLine"]), cwd=procs[0][1], env=procs[0][2], check=False, timeout=60)
     deadline = time.monotonic() + 10  # background agents the coordination command started
-    while time.monotonic() < deadline and sum("|pip|" not in x for x in record.read_text().splitlines()) < count:
+    while time.monotonic() < deadline and sum(x.count("|") == 4 for x in record.read_text().splitlines()) < count:
         time.sleep(0.05)
-    runs, installs = [], []
+    deadline = time.monotonic() + 10  # then each background agent uploads its log
+    while time.monotonic() < deadline and sum("|upload|" in x for x in record.read_text().splitlines()) < count - 1:
+        time.sleep(0.05)
+    runs, installs, uploads = [], [], []
     for line in record.read_text().splitlines():
         fields = line.split("|")
         if fields[1] == "pip":
             installs.append(Install(fields[0], fields[2], fields[3]))
+        elif fields[1] == "upload":
+            uploads.append(Upload(fields[0], fields[2], fields[3]))
         else:
             runs.append(Run(fields[0], fields[1], fields[2], fields[3] == "yes", fields[4]))
-    return sorted(runs, key=lambda r: r.node), installs
+    return sorted(runs, key=lambda r: r.node), installs, sorted(uploads, key=lambda u: u.node)

@@ -230,8 +230,9 @@ def test_outputs_paths_that_a_command_line_could_misread_are_refused() -> None:
 def test_nodes_reach_storage_only_through_an_identity_on_a_pool_resource_manager_made(
         batch: BatchEmulator, blob_store: Any, tmp_path: Path) -> None:
     spec = _predict(blob_store)
-    with pytest.raises(RunnerError, match="node_identity_id: not set"):
-        _runner(batch, blob_store, tmp_path, node_identity_id=None).plan(spec)
+    for step in ("plan", "pool_template"):
+        with pytest.raises(RunnerError, match="node_identity_id: not set"):
+            getattr(_runner(batch, blob_store, tmp_path, node_identity_id=None), step)(spec)
     runner = _runner(batch, blob_store, tmp_path)
     with pytest.raises(RunnerError, match=r"pool lc-pool does not exist.*landcover azure pool-template"):
         runner.submit(spec)
@@ -245,3 +246,19 @@ def test_nodes_reach_storage_only_through_an_identity_on_a_pool_resource_manager
     assert files and all(f["identityReference"] == {"resourceId": IDENTITY} and "autoStorageContainerName" not in f
                          for f in files)
     assert {"name": "AZURE_CLIENT_ID", "value": "client-0"} in plan.job.body["commonEnvironmentSettings"]
+
+
+def test_a_node_uploads_its_log_under_the_job_outputs(blob_store: Any, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from landcover_sdk.cli import main
+
+    job = tmp_path / "job.yaml"
+    _predict(blob_store).save(job)
+    node_log = tmp_path / "worker.log"
+    node_log.write_text("rendezvous timed out\n")
+    assert main(["job", "upload-log", str(node_log), str(job), "--as", "train/tvmps_0001.log"]) == 0
+    assert blob_store.read_bytes(f"az://{blob_store.container}/pred/_logs/train/tvmps_0001.log") == \
+        b"rendezvous timed out\n"
+    assert main(["job", "upload-log", str(tmp_path / "none.log"), str(job), "--as", "x.log"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "none.log: no such log file" in err[0]

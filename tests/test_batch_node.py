@@ -23,10 +23,13 @@ def test_the_sdk_and_the_job_file_are_where_each_command_looks_on_each_node(name
         blobs[StorageURL.parse(install["uploaded_to"]).key] = b"PK wheel"
     for request in plan.tasks:
         task = request.body
-        runs, installs = run_on_nodes(task, blobs, tmp_path / task["id"], job=plan.job.body)
+        runs, installs, uploads = run_on_nodes(task, blobs, tmp_path / task["id"], job=plan.job.body)
         nodes = [f"tvmps_{i:04d}" for i in range((task.get("multiInstanceSettings") or {}).get("numberOfInstances", 1))]
         assert [r.node for r in runs] == nodes, runs
         assert all(r.found and r.job_file.endswith(key) for r in runs), runs
+        # every node but the primary uploads its agent's log (Batch uploads output files from the primary only)
+        assert [(u.node, u.name) for u in uploads] == [(n, f"{task['id']}/{n}.log") for n in nodes[1:]], uploads
+        assert all(u.file.endswith("/wd/worker.log") for u in uploads)
         if install["method"] == "container image":
             assert installs == [] and "jobPreparationTask" not in plan.job.body
             continue
@@ -40,5 +43,5 @@ def test_the_sdk_and_the_job_file_are_where_each_command_looks_on_each_node(name
 def test_a_node_whose_sdk_install_fails_runs_nothing(tmp_path: Path) -> None:
     plan = _plan("predict, 5 chunks on 2 nodes")
     key = StorageURL.parse(plan.spec_url).key
-    runs, installs = run_on_nodes(plan.tasks[0].body, {key: b"job"}, tmp_path, job=plan.job.body)  # no wheel blob
-    assert runs == [] and installs == []
+    runs, installs, uploads = run_on_nodes(plan.tasks[0].body, {key: b"job"}, tmp_path, job=plan.job.body)  # no wheel
+    assert runs == [] and installs == [] and uploads == []

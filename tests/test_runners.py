@@ -3,9 +3,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import rasterio
 from pydantic import SecretStr
@@ -114,6 +120,59 @@ def test_local_two_process_training_job(synth_dir: Path, tmp_path: Path) -> None
     log_text = Path(result.tasks[0].log_path or "").read_text()
     assert "[default0]" in log_text and "[default1]" in log_text  # both ranks ran
     assert (tmp_path / "jobs" / "train2-test" / "result.json").exists()
+
+
+def _kill_task_after_first_mirrored_checkpoint(mirror: Path, spec_path: Path, work: Path, killed: list[str],
+                                               stop: threading.Event) -> None:
+    """Kill the task's process group once a checkpoint reached storage, and wipe its working folder (a new node)."""
+    while not stop.wait(0.05):
+        if not list(mirror.glob("*.safetensors")):
+            continue
+        for pid_dir in Path("/proc").iterdir():
+            try:
+                argv = (pid_dir / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"exec" in argv and str(spec_path).encode() in argv:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(os.getpgid(int(pid_dir.name)), signal.SIGKILL)
+                killed.append(pid_dir.name)
+        if killed:
+            shutil.rmtree(work, ignore_errors=True)
+            return
+
+
+def test_a_retried_training_task_resumes_from_mirrored_checkpoints_on_a_fresh_node(synth_dir: Path,
+                                                                                   tmp_path: Path) -> None:
+    config = {**TINY_TRAIN, "epochs": 3, "checkpoint_every_steps": 1}
+    spec = JobSpec(name="resume", kind="train", config=config, inputs={"data": str(synth_dir)},
+                   outputs=str(tmp_path / "out"), resources={"max_task_retries": 1})
+    runner = LocalRunner(tmp_path / "jobs")
+    killed: list[str] = []
+    stop = threading.Event()
+    job_dir = tmp_path / "jobs" / "resume-1"
+    watcher = threading.Thread(target=_kill_task_after_first_mirrored_checkpoint,
+                               args=(tmp_path / "out" / "_checkpoints", job_dir / "job.yaml",
+                                     job_dir / "work" / "train", killed, stop))
+    watcher.start()
+    try:
+        result = runner.run(spec, job_id="resume-1")
+    finally:
+        stop.set()
+        watcher.join()
+    assert killed, "the first attempt finished before it could be killed"
+    assert result.ok, result.to_json()
+    log_text = Path(result.tasks[0].log_path or "").read_text()
+    assert "restored" in log_text and "resuming from" in log_text
+    straight = LocalRunner(tmp_path / "jobs2").run(spec.model_copy(update={"outputs": str(tmp_path / "out2")}),
+                                                   job_id="straight-1")
+    assert straight.ok
+    from safetensors.numpy import load_file
+
+    resumed, reference = load_file(tmp_path / "out" / "model.safetensors"), load_file(tmp_path / "out2" /
+                                                                                      "model.safetensors")
+    assert resumed.keys() == reference.keys()
+    assert all(np.array_equal(resumed[k], reference[k]) for k in reference)  # bitwise: as if never killed
 
 
 def test_local_prediction_job_with_data_in_azurite(blob_store: Any, azurite: Any, small_model: Path,
@@ -395,3 +454,25 @@ def test_cli_azure_status_logs_teardown(batch: BatchEmulator, blob_store: Any, t
     assert "deleted: nothing" in capsys.readouterr().out
     assert main(["azure", "status", "cli-job", "--runner-config", str(cfg_path)]) == 1
     assert "JobNotFound" in capsys.readouterr().err
+
+
+def test_a_node_stages_only_its_ranks_tiles(blob_store: Any, tmp_path: Path) -> None:
+    from landcover_sdk.data import TileDataset
+    from landcover_sdk.runners.worker import stage_training_tiles
+
+    c = blob_store.container
+    write_scenes(tmp_path / "tiles", tiles=4, size=128, seed=9)
+    for f in sorted((tmp_path / "tiles").iterdir()):
+        blob_store.upload(f, f"az://{c}/tiles/{f.name}")
+    spec = JobSpec(name="t", kind="train", config=TINY_TRAIN, inputs={"data": f"az://{c}/tiles"},
+                   outputs=f"az://{c}/o", resources={"nodes": 2})
+    # the second of two single-process nodes: rank 1 of 2 trains on tiles 2 and 3 of the sorted four
+    pairs = stage_training_tiles(spec, tmp_path / "node1", {"WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "1",
+                                                            "GROUP_RANK": "1"})
+    staged = sorted(p.name for p in (tmp_path / "node1").iterdir() if not p.name.startswith("."))
+    assert staged == sorted(f.name for f in sorted((tmp_path / "tiles").iterdir())[4:])  # synth_002, synth_003
+    assert [p[0].startswith("az://") for p in pairs] == [True, True, False, False]
+    assert len(TileDataset(pairs)) == 4  # the dataset keeps every tile in order: the shards stay the same
+    again = stage_training_tiles(spec, tmp_path / "node1", {"WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "1",
+                                                            "GROUP_RANK": "1"})
+    assert again == pairs  # staged once per node

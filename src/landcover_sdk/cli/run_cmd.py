@@ -41,6 +41,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ex.add_argument("--work-dir", type=Path, default=Path("work"))
     ex.add_argument("--no-progress", action="store_true")
     ex.set_defaults(handler=_exec)
+    up = jsub.add_parser("upload-log", help="upload a node's log under the job's outputs (_logs/NAME)")
+    up.add_argument("file", type=Path, help="the log file")
+    up.add_argument("job", type=Path, help="the job file (names the outputs)")
+    up.add_argument("--as", dest="name", required=True, help="name under <outputs>/_logs/, e.g. train/node-1.log")
+    up.set_defaults(handler=_upload_log)
 
     az = sub.add_parser("azure", help="inspect and clean up Azure Batch jobs")
     asub = az.add_subparsers(dest="azure_command", metavar="SUBCOMMAND", required=True)
@@ -92,6 +97,18 @@ def _exec(args: argparse.Namespace) -> int:
     urls = execute(JobSpec.load(args.job), args.task, args.work_dir, progress=not args.no_progress)
     for url in urls:
         log.info("wrote %s", url)
+    return 0
+
+
+def _upload_log(args: argparse.Namespace) -> int:
+    from ..runners import JobSpec
+    from ..storage import StorageURL, get_storage
+
+    if not args.file.is_file():
+        raise RunnerError(f"{args.file}: no such log file")
+    url = str(StorageURL.parse(JobSpec.load(args.job).outputs).join("_logs", args.name))
+    get_storage(url).upload(args.file, url)
+    log.info("uploaded %s to %s", args.file, url)
     return 0
 
 

@@ -203,6 +203,11 @@ class TrainConfig(StrictModel):
         default="auto", description="'auto' uses a GPU when there is one; 'cuda' fails without one")
     threads: PositiveInt | None = Field(default=None, description="CPU threads for torch (default: torch's choice)")
 
+    @property
+    def sampler_seed(self) -> int:
+        """The window sampler's seed (also what draws tiles when workers outnumber them)."""
+        return self.seed + self.data.sampling.seed
+
     @field_validator("class_weights")
     @classmethod
     def _weights(cls, v: list[float]) -> list[float]:

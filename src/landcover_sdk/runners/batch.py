@@ -272,11 +272,7 @@ class BatchAIRunner:
                 raise RunnerError(f"{'inputs.' + key if key != 'outputs' else key}: {url}: Azure Batch jobs need "
                                   "az:// URLs (nodes cannot read this machine's disk)")
         self._check_resources(spec)
-        if not self.config.node_identity_id:
-            raise RunnerError("node_identity_id: not set. Batch nodes reach Blob storage through a user-assigned "
-                              "managed identity on their pool (and its client id, node_identity_client_id); without "
-                              "one every task fails on its first az:// read. See 'First real run' in "
-                              "docs/storage-and-runners.md")
+        self._identity()
         if not re.fullmatch(r"[A-Za-z0-9._/=+-]*", StorageURL.parse(spec.outputs).key):
             raise RunnerError(f"outputs: {spec.outputs}: on Azure Batch the outputs path may hold only letters, digits "
                               "and . _ / = + - (it becomes part of the nodes' command lines)")
@@ -340,6 +336,15 @@ class BatchAIRunner:
             }
         return body
 
+    def _identity(self) -> str:
+        """The resource id of the nodes' identity; without one no plan is made."""
+        if not self.config.node_identity_id:
+            raise RunnerError("node_identity_id: not set. Batch nodes reach Blob storage through a user-assigned "
+                              "managed identity on their pool (and its client id, node_identity_client_id); without "
+                              "one every task fails on its first az:// read. See 'First real run' in "
+                              "docs/storage-and-runners.md")
+        return self.config.node_identity_id
+
     def pool_template(self, spec: JobSpec) -> dict[str, Any]:
         """The Azure Resource Manager body that creates the pool ``spec`` needs, with the nodes' identity.
 
@@ -370,7 +375,7 @@ class BatchAIRunner:
                                       scope="Pool", elevation_level="Admin")))
         pool = arm.Pool(
             identity=arm.BatchPoolIdentity(type="UserAssigned", user_assigned_identities={
-                str(self.config.node_identity_id): arm.UserAssignedIdentities()}),
+                self._identity(): arm.UserAssignedIdentities()}),
             properties=arm.PoolProperties(
                 vm_size=body["vmSize"],
                 deployment_configuration=arm.DeploymentConfiguration(
@@ -452,7 +457,7 @@ class BatchAIRunner:
         folders under ``filePath``)."""
         url = StorageURL.parse(blob_url)
         return [{"storageContainerUrl": f"{self._blob_endpoint()}/{url.bucket}", "blobPrefix": url.key,
-                 "filePath": folder, "identityReference": {"resourceId": self.config.node_identity_id}}]
+                 "filePath": folder, "identityReference": {"resourceId": self._identity()}}]
 
     def _blob_endpoint(self) -> str:
         """The outputs account's Blob endpoint (sovereign clouds included), never a made-up host."""
@@ -468,7 +473,7 @@ class BatchAIRunner:
         return [{"filePattern": "../std*.txt",
                  "destination": {"container": {
                      "containerUrl": f"{self._blob_endpoint()}/{out.bucket}",
-                     "path": prefix, "identityReference": {"resourceId": self.config.node_identity_id}}},
+                     "path": prefix, "identityReference": {"resourceId": self._identity()}}},
                  "uploadOptions": {"uploadCondition": "taskcompletion"}}]
 
     def _task_body(self, task: TaskPlan, spec: JobSpec, spec_url: str, job_id: str) -> dict[str, Any]:
@@ -504,8 +509,13 @@ class BatchAIRunner:
                             f"-m landcover_sdk {worker}")
                 # Batch runs the coordination command on every node, then the application command on
                 # the primary only: the other nodes start their torchrun agents in the background.
+                # Their output stays on their node and Batch uploads output files from the primary only, so
+                # each agent uploads its own log when it ends. The subshell ignores SIGHUP (what nohup did).
+                node_log = '"$AZ_BATCH_TASK_WORKING_DIR/worker.log"'
+                upload = (f"{python} -m landcover_sdk job upload-log {node_log} {spec_file} "
+                          f"--as {_q(task.id)}/\"$AZ_BATCH_NODE_ID\".log")
                 coordination = ("if [ \"$AZ_BATCH_IS_CURRENT_NODE_MASTER\" = false ]; then "
-                                f"nohup {torchrun} > \"$AZ_BATCH_TASK_WORKING_DIR/worker.log\" 2>&1 & fi")
+                                f"( trap \"\" HUP; {torchrun} > {node_log} 2>&1; {upload} ) > /dev/null 2>&1 & fi")
                 body["multiInstanceSettings"] = {"numberOfInstances": task.nodes,
                                                  "coordinationCommandLine": f"/bin/bash -c {_q(coordination)}",
                                                  "commonResourceFiles": self._resource_files(spec_url)}
@@ -573,7 +583,7 @@ class BatchAIRunner:
                               "'First real run' in docs/storage-and-runners.md)")
         pool = self._call("get pool", lambda: self.client.get_pool(pool_id))
         self._check_reuse(pool_id, pool, plan)
-        want = str(self.config.node_identity_id).lower()
+        want = self._identity().lower()
         attached = [str(getattr(i, "resource_id", "")).lower()
                     for i in (getattr(getattr(pool, "identity", None), "user_assigned_identities", None) or [])]
         if want not in attached:
@@ -627,7 +637,7 @@ class BatchAIRunner:
             if errors:
                 msgs = "; ".join(f"{e.code}: {e.message}" for e in errors)
                 raise RunnerError(f"pool {pool_id} failed to allocate nodes: {msgs}")
-            if str(pool.allocation_state) in ("steady", "AllocationState.STEADY"):
+            if _value(pool.allocation_state) == "steady":
                 nodes = (pool.current_dedicated_nodes or 0) + (pool.current_low_priority_nodes or 0)
                 if nodes == 0:
                     raise RunnerError(f"pool {pool_id} is steady with 0 nodes (quota or pre-emption)")
@@ -684,10 +694,10 @@ class BatchAIRunner:
                     if tid in done:
                         continue
                     task = self._call(f"get task {tid}", partial(self.client.get_task, job_id, tid))
-                    running = str(getattr(task.state, "value", task.state))
+                    running = _value(task.state)
                     if stream_logs and running in ("running", "completed"):
                         self._stream(job_id, tid, offsets)
-                    if str(task.state) in (TERMINAL_TASK_STATE, "BatchTaskState.COMPLETED"):
+                    if running == TERMINAL_TASK_STATE:
                         done[tid] = task
                         bar.update(1)
                         log.info("task %s completed (exit code %s)", tid, _exit_code(task))
@@ -789,9 +799,9 @@ class BatchAIRunner:
     def status(self, job_id: str) -> dict[str, Any]:
         """The job's state and each task's state and exit code."""
         job = self._call("get job", lambda: self.client.get_job(job_id))
-        tasks = {t.id: {"state": str(getattr(t.state, "value", t.state)), "exit_code": _exit_code(t)}
+        tasks = {t.id: {"state": _value(t.state), "exit_code": _exit_code(t)}
                  for t in self._call("list tasks", lambda: list(self.client.list_tasks(job_id)))}
-        return {"job_id": job_id, "state": str(getattr(job.state, "value", job.state)), "tasks": tasks}
+        return {"job_id": job_id, "state": _value(job.state), "tasks": tasks}
 
     def logs(self, job_id: str, task_id: str, name: str = "stdout.txt") -> str:
         """A task's ``stdout.txt`` / ``stderr.txt`` (secrets masked).

@@ -163,7 +163,8 @@ class JobSpec(StrictModel):
             PredictConfig.from_dict(data, source="config")
         return self.model_copy(update={"config": data})
 
-    def train_config(self, *, data_root: str, output_dir: str, init_from: str | None = None) -> TrainConfig:
+    def train_config(self, *, data_root: str | None = None, output_dir: str, init_from: str | None = None,
+                     pairs: list[tuple[str, str]] | None = None) -> TrainConfig:
         """The training configuration with data, output and initial model pointed at staged paths.
 
         With ``resources.require_gpu`` the device is ``cuda``, so a node without a GPU fails
@@ -173,11 +174,13 @@ class JobSpec(StrictModel):
             data_root: the local folder the training tiles were staged into.
             output_dir: where checkpoints and the model go on this node.
             init_from: a local model file to start from (the staged ``init_from`` input).
+            pairs: instead of ``data_root``, the tile pairs in the dataset's order (staged or remote).
         """
         data = self.config_dict()
         data.setdefault("data", {})
-        # data.root is replaced by the staged folder (any pairs list named paths on the submitting machine)
-        data["data"] = {k: v for k, v in data["data"].items() if k != "pairs"} | {"root": data_root}
+        # the data location is replaced by the staged one (a pairs list named paths on the submitting machine)
+        where: dict[str, Any] = {"pairs": [list(p) for p in pairs]} if pairs is not None else {"root": data_root}
+        data["data"] = {k: v for k, v in data["data"].items() if k not in ("pairs", "root")} | where
         cfg = TrainConfig.from_dict(data, source="config")
         return cfg.updated(output_dir=output_dir, init_from=init_from,
                            device="cuda" if self.resources.require_gpu else None)

@@ -11,7 +11,7 @@ import fcntl
 import logging
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from ..config.region import Region
@@ -39,28 +39,6 @@ def _folder_lock(folder: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def stage_folder(url: str, dest: Path) -> Path:
-    """A local folder holding the objects under ``url`` (downloaded once per node; local URLs as they are).
-
-    Processes of one node share the download: the first takes a lock and downloads, the others
-    wait and reuse it.
-    """
-    store = get_storage(url)
-    local = store.local_path(url)
-    if local is not None:
-        return local
-    prefix = url if url.endswith("/") else url + "/"
-    with _folder_lock(dest):
-        if not (dest / ".complete").exists():
-            objects = store.list(prefix)
-            log.info("staging %d object(s) from %s", len(objects), url)
-            for obj in objects:
-                rel = obj[len(prefix):]
-                store.download(obj, dest / rel)
-            (dest / ".complete").write_text("\n".join(objects))
-    return dest
 
 
 def upload_folder(folder: Path, spec: JobSpec, under: str = "") -> list[str]:
@@ -109,19 +87,122 @@ def execute(spec: JobSpec, task: str, work_dir: Path, *, progress: bool = False)
     return _evaluate(spec, progress=progress)
 
 
+CHECKPOINTS = "_checkpoints"  # under the job's outputs: the training's checkpoints while it runs
+
+
+def restore_checkpoints(spec: JobSpec, out_dir: Path) -> bool:
+    """Fill ``out_dir`` from the job's mirrored checkpoints when it has none; whether there is one to resume.
+
+    A retried task may run on another node, or in a fresh working folder: it resumes from the last checkpoint
+    the killed attempt mirrored. The processes of a node share the download (folder lock).
+
+    Args:
+        spec: the job (its outputs hold ``_checkpoints/``).
+        out_dir: the training's local output folder.
+    """
+    from ..training.checkpoint import list_checkpoints
+
+    local = out_dir / "checkpoints"
+    with _folder_lock(out_dir):
+        if not list_checkpoints(local):
+            remote = output_url(spec, CHECKPOINTS) + "/"
+            store = get_storage(remote)
+            objects = store.list(remote)
+            for obj in objects:
+                rel = obj[len(remote):]
+                store.download(obj, (local if rel != "metrics.jsonl" else out_dir) / rel)
+            if objects:
+                log.info("restored %d checkpoint file(s) from %s", len(objects), remote)
+    return bool(list_checkpoints(local))
+
+
+def checkpoint_mirror(spec: JobSpec, out_dir: Path) -> Callable[[Path], None]:
+    """A ``Trainer.on_checkpoint`` hook keeping ``<outputs>/_checkpoints/`` equal to the local checkpoints.
+
+    New files are uploaded before pruned ones are deleted, so storage always holds a complete checkpoint.
+
+    Args:
+        spec: the job.
+        out_dir: the training's local output folder (its ``metrics.jsonl`` travels along).
+    """
+    remote = output_url(spec, CHECKPOINTS) + "/"
+    store = get_storage(remote)
+
+    def mirror(folder: Path) -> None:
+        present = set(store.list(remote))
+        wanted = {remote + p.name: p for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")}
+        for url, path in wanted.items():
+            if url not in present:
+                store.upload(path, url)
+        metrics = out_dir / "metrics.jsonl"
+        if metrics.exists():
+            store.upload(metrics, remote + "metrics.jsonl")
+        for url in present - set(wanted) - {remote + "metrics.jsonl"}:
+            store.delete(url)
+
+    return mirror
+
+
+def node_ranks(environ: Mapping[str, str] | None = None) -> tuple[list[int], int]:
+    """The ranks of this node's processes and the world size, from torchrun's variables (one process: ``[0], 1``).
+
+    Args:
+        environ: the environment (default ``os.environ``).
+    """
+    env = os.environ if environ is None else environ
+    world = int(env.get("WORLD_SIZE", "1"))
+    local = int(env.get("LOCAL_WORLD_SIZE", str(world)))
+    node = int(env.get("GROUP_RANK", "0"))
+    return list(range(node * local, min(world, (node + 1) * local))), world
+
+
+def stage_training_tiles(spec: JobSpec, dest: Path, environ: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """The training tile pairs in the dataset's order, this node's shard staged into ``dest``, the rest remote.
+
+    Each rank trains on its shard of the sorted tiles (:func:`~landcover_sdk.data.sampling.shard_tiles`), so
+    a node downloads only its ranks' tiles (once, shared by its processes); the others stay URLs that the
+    dataset only reads headers and labels of. Local data is used where it is.
+
+    Args:
+        spec: the training job.
+        dest: this node's staging folder.
+        environ: the environment holding torchrun's rank variables (default ``os.environ``).
+    """
+    from ..data.dataset import discover_pairs
+    from ..data.sampling import shard_tiles
+
+    data_url = str(spec.inputs["data"])
+    pairs = [(str(p.image), str(p.label)) for p in discover_pairs(data_url)]
+    if get_storage(data_url).local_path(data_url) is not None:
+        return pairs
+    cfg = spec.train_config(data_root=data_url, output_dir=str(dest))
+    s = cfg.data.sampling
+    ranks, world = node_ranks(environ)
+    mine = sorted({i for r in ranks for i in shard_tiles(len(pairs), r, world, max_per_worker=s.max_tiles_per_worker,
+                                                          seed=cfg.sampler_seed)})  # as the trainer's sampler
+    prefix = data_url.rstrip("/") + "/"
+    local = {i: tuple(str(dest / u[len(prefix):]) for u in pairs[i]) for i in mine}
+    with _folder_lock(dest):
+        if not (dest / ".complete").exists():
+            log.info("staging %d of %d tile pair(s) (ranks %s) from %s", len(mine), len(pairs), ranks, data_url)
+            for i in mine:
+                for url, path in zip(pairs[i], local[i], strict=True):
+                    get_storage(url).download(url, Path(path))
+            (dest / ".complete").write_text("\n".join(pairs[i][0] for i in mine))
+    return [(local[i][0], local[i][1]) if i in local else pairs[i] for i in range(len(pairs))]
+
+
 def _train(spec: JobSpec, work_dir: Path, *, progress: bool) -> list[str]:
     from ..training.trainer import Trainer
 
     rank = int(os.environ.get("RANK", "0"))
-    data_url = str(spec.inputs["data"])
-    data_dir = stage_folder(data_url, work_dir / "data")
+    pairs = stage_training_tiles(spec, work_dir / "data")
     init = spec.inputs.get("init_from")
     init_local = str(fetch_to_cache(str(resolve_model(str(init))))) if init is not None else None
     out_dir = work_dir / "output"
-    cfg = spec.train_config(data_root=str(data_dir), output_dir=str(out_dir), init_from=init_local)
-    # A retried task finds the checkpoints of the killed attempt when it runs on the same node.
-    resume = (out_dir / "checkpoints").is_dir() and any((out_dir / "checkpoints").iterdir())
-    result = Trainer(cfg).fit(resume=resume, progress=progress)
+    cfg = spec.train_config(pairs=pairs, output_dir=str(out_dir), init_from=init_local)
+    resume = restore_checkpoints(spec, out_dir)
+    result = Trainer(cfg, on_checkpoint=checkpoint_mirror(spec, out_dir)).fit(resume=resume, progress=progress)
     if rank != 0:
         return []
     urls = upload_folder(out_dir, spec)

@@ -47,6 +47,7 @@ from .sync_bn import convert_sync_batchnorm
 log = logging.getLogger(__name__)
 
 StepCallback = Callable[["Trainer", int], None]
+CheckpointHook = Callable[[Path], None]
 
 
 @dataclass
@@ -124,6 +125,8 @@ class Trainer:
         config: the run (data, model, recipe, outputs).
         dataset: the tiles (default: built from ``config.data``).
         callbacks: called after every minibatch with the step's statistics.
+        on_checkpoint: called by rank 0 with the checkpoint folder after each checkpoint is saved (and old
+            ones pruned), e.g. to mirror it to storage so that a retry elsewhere can resume.
 
     Example:
         >>> from landcover_sdk import Trainer, TrainConfig, load_config
@@ -139,9 +142,11 @@ class Trainer:
         *,
         dataset: TileDataset | None = None,
         callbacks: list[StepCallback] | None = None,
+        on_checkpoint: CheckpointHook | None = None,
     ) -> None:
         self.config = config
         self.callbacks = list(callbacks or [])
+        self.on_checkpoint = on_checkpoint
         self.rank, self.world_size = _init_distributed()
         if config.threads:
             torch.set_num_threads(config.threads)
@@ -178,7 +183,7 @@ class Trainer:
         self.sampler = RandomWindowSampler(
             self.dataset, window=config.model.window, minibatch_size=self.local_mb,
             minibatches_per_image=s.minibatches_per_image, rare_classes=s.rare_classes,
-            rare_fraction=s.rare_fraction, keep_probability=s.keep_probability, seed=config.seed + s.seed,
+            rare_fraction=s.rare_fraction, keep_probability=s.keep_probability, seed=config.sampler_seed,
             rank=self.rank, world_size=self.world_size, max_tiles_per_worker=s.max_tiles_per_worker)
         self.step = 0
         self.epoch = 0
@@ -292,6 +297,8 @@ class Trainer:
             path = save_checkpoint(self.state(), self.checkpoint_dir)
             prune(self.checkpoint_dir, self.config.keep_last)
             log.debug("checkpoint %s", path.name)
+            if self.on_checkpoint is not None:
+                self.on_checkpoint(self.checkpoint_dir)
 
     # ------------------------------------------------------------------ run
     def fit(self, *, resume: bool = False, epochs: int | None = None, progress: bool = True) -> TrainResult:
