@@ -134,3 +134,13 @@ def blob_store(azurite: Any) -> Any:
     store.container = container  # type: ignore[attr-defined]
     yield store
     reset_storage()
+
+
+@pytest.fixture()
+def batch() -> Any:
+    """A fresh Azure Batch emulator on 127.0.0.1 (tests/batch_emulator.py)."""
+    from .batch_emulator import BatchEmulator
+
+    emu = BatchEmulator().start()
+    yield emu
+    emu.stop()

@@ -11,36 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from landcover_sdk import RunnerError
-from landcover_sdk.config import AzureCredentials, RunnerConfig
-from landcover_sdk.runners import BatchAIRunner, JobSpec
+from landcover_sdk.runners import JobSpec
 from landcover_sdk.runners.batch import check_vm_size
 
-from .batch_emulator import ACCOUNT, KEY, BatchEmulator, _seconds
+from .batch_emulator import BatchEmulator, _seconds
 from .test_batch_schema import IDENTITY, TRAIN_CONFIG, _plan
 from .test_batch_schema import _runner as _dry_runner
-
-
-@pytest.fixture()
-def batch() -> Any:
-    emu = BatchEmulator().start()
-    yield emu
-    emu.stop()
-
-
-def _runner(emu: BatchEmulator, store: Any, tmp_path: Path, key: str = KEY, **kw: Any) -> BatchAIRunner:
-    kw = {"node_identity_id": IDENTITY, "node_identity_client_id": "client-0", **kw}
-    cfg = RunnerConfig(kind="azure-batch", work_dir=str(tmp_path / "state"), pool_id="lc-pool", poll_seconds=0.01,
-                       azure=AzureCredentials(batch_account_url=emu.endpoint, batch_account_name=ACCOUNT,
-                                              batch_account_key=SecretStr(key)), **kw)
-    return BatchAIRunner(cfg, storage=store, retry_backoff_factor=0.01, retry_total=0)
-
-
-def _arm_pool(emu: BatchEmulator, runner: BatchAIRunner, spec: JobSpec) -> None:
-    """The pool the job needs, created as Resource Manager would from the runner's template."""
-    emu.add_pool_from_arm(runner.config.pool_id, runner.pool_template(spec))
+from .test_runners import _runner, _with_pool
 
 
 def _predict(store: Any, chunks: int = 2, **resources: Any) -> JobSpec:
@@ -67,7 +46,7 @@ def test_an_empty_terminatejob_job_is_complete_at_once_and_takes_no_tasks(batch:
     from azure.batch import models
 
     runner = _runner(batch, blob_store, tmp_path)
-    _arm_pool(batch, runner, _predict(blob_store))
+    _with_pool(batch, runner, _predict(blob_store))
     runner.client.create_job(models.BatchJobCreateOptions(id="eager", pool_info=models.BatchPoolInfo(pool_id="lc-pool"),
                                                           all_tasks_complete_mode="terminatejob"))
     assert str(runner.client.get_job("eager").state) in ("completed", "BatchJobState.COMPLETED")
@@ -78,7 +57,7 @@ def test_an_empty_terminatejob_job_is_complete_at_once_and_takes_no_tasks(batch:
 def test_the_job_is_switched_to_terminatejob_only_after_its_last_task(batch: BatchEmulator, blob_store: Any,
                                                                       tmp_path: Path) -> None:
     runner = _runner(batch, blob_store, tmp_path)
-    _arm_pool(batch, runner, _predict(blob_store, chunks=3))
+    _with_pool(batch, runner, _predict(blob_store, chunks=3))
     result = runner.run(_predict(blob_store, chunks=3), job_id="p3", progress=False)
     assert result.ok and batch.violations == []
     seq = batch.sequence()
@@ -93,7 +72,7 @@ def test_wait_fails_fast_when_the_job_clock_runs_out_with_tasks_never_run(batch:
     batch.clock = lambda: now[0]
     batch.task_polls = 10**6  # the tasks would run for ever
     runner = _runner(batch, blob_store, tmp_path)
-    _arm_pool(batch, runner, _predict(blob_store, chunks=3, nodes=1))
+    _with_pool(batch, runner, _predict(blob_store, chunks=3, nodes=1))
     plan = runner.submit(_predict(blob_store, chunks=3, nodes=1), job_id="slow")
     limit = _seconds(plan.job.body["constraints"]["maxWallClockTime"])
     assert limit is not None
@@ -107,7 +86,7 @@ def test_a_start_task_failing_on_every_node_fails_the_submission_with_its_stderr
     batch.start_task_failure = "E: Unable to locate package gdal-bin-99\n"
     spec = _predict(blob_store, nodes=2).model_copy(update={"setup_command": "apt-get install -y gdal-bin-99"})
     runner = _runner(batch, blob_store, tmp_path)
-    _arm_pool(batch, runner, spec)
+    _with_pool(batch, runner, spec)
     with pytest.raises(RunnerError, match=r"all 2 node\(s\) are starttaskfailed .*Unable to locate package"):
         runner.submit(spec)
     assert not any(c.path.startswith("/jobs") for c in batch.calls)  # before the job exists
@@ -116,7 +95,7 @@ def test_a_start_task_failing_on_every_node_fails_the_submission_with_its_stderr
 def test_a_pool_the_tasks_cannot_run_on_is_refused_before_any_task(batch: BatchEmulator, blob_store: Any,
                                                                   tmp_path: Path) -> None:
     runner = _runner(batch, blob_store, tmp_path)
-    _arm_pool(batch, runner, _predict(blob_store, nodes=2))  # no inter-node communication: not for training
+    _with_pool(batch, runner, _predict(blob_store, nodes=2))  # no inter-node communication: not for training
     data = f"az://{blob_store.container}/tiles"
     blob_store.write_bytes(f"{data}/a_NAIP.tif", b"x")
     train = JobSpec(name="train", kind="train", config=TRAIN_CONFIG, inputs={"data": data},
@@ -131,7 +110,7 @@ def test_the_emulator_leaves_a_multi_instance_task_the_pool_cannot_run_active(ba
     from azure.batch import models
 
     runner = _runner(batch, blob_store, tmp_path)
-    _arm_pool(batch, runner, _predict(blob_store, nodes=2))
+    _with_pool(batch, runner, _predict(blob_store, nodes=2))
     runner.client.create_job(models.BatchJobCreateOptions(id="m", pool_info=models.BatchPoolInfo(pool_id="lc-pool")))
     runner.client.create_task("m", models.BatchTaskCreateOptions(
         id="t", command_line="/bin/true",
@@ -194,7 +173,7 @@ def test_the_nodes_get_the_sdk_that_submitted_the_job(batch: BatchEmulator, blob
     from landcover_sdk.runners import batch as batch_module
 
     runner = _runner(batch, blob_store, tmp_path)
-    _arm_pool(batch, runner, _predict(blob_store))
+    _with_pool(batch, runner, _predict(blob_store))
     plan = runner.submit(_predict(blob_store), job_id="w1")
     wheel_url = plan.sdk_install["uploaded_to"]
     assert plan.sdk_install["method"] == "wheel"
@@ -237,7 +216,7 @@ def test_nodes_reach_storage_only_through_an_identity_on_a_pool_resource_manager
     with pytest.raises(RunnerError, match=r"pool lc-pool does not exist.*landcover azure pool-template"):
         runner.submit(spec)
     other = _runner(batch, blob_store, tmp_path, node_identity_id=IDENTITY.replace("lc-nodes", "someone-else"))
-    _arm_pool(batch, other, spec)
+    _with_pool(batch, other, spec)
     with pytest.raises(RunnerError, match="does not carry the identity node_identity_id names"):
         runner.submit(spec)
     assert not any(c.path.startswith("/jobs") or c.method == "POST" for c in batch.calls)

@@ -227,18 +227,12 @@ def test_local_failing_task_reports_exit_code_and_error(small_model: Path, tmp_p
 # ---------------------------------------------------------------------------- BatchAIRunner on the emulator
 
 
-@pytest.fixture()
-def batch() -> Any:
-    emu = BatchEmulator().start()
-    yield emu
-    emu.stop()
-
-
-def _runner(emu: BatchEmulator, store: Any, tmp_path: Path, **kw: Any) -> BatchAIRunner:
+def _runner(emu: BatchEmulator, store: Any, tmp_path: Path, key: str = KEY, **kw: Any) -> BatchAIRunner:
+    """A runner on the emulator, with the nodes' identity set (``key``: the Batch account key it signs with)."""
     kw = {"node_identity_id": IDENTITY, "node_identity_client_id": "client-0", **kw}
     cfg = RunnerConfig(kind="azure-batch", work_dir=str(tmp_path / "state"), pool_id="lc-pool", poll_seconds=0.01,
                        azure=AzureCredentials(batch_account_url=emu.endpoint, batch_account_name=ACCOUNT,
-                                              batch_account_key=SecretStr(KEY)), **kw)
+                                              batch_account_key=SecretStr(key)), **kw)
     return BatchAIRunner(cfg, storage=store, retry_backoff_factor=0.01)
 
 

@@ -75,12 +75,3 @@ def apply() -> None:
         set_gdal_config(key, value)
     _local.version = version
 
-
-def published(key: str) -> str | None:
-    """The published value of ``key`` (``None`` when nothing was published for it).
-
-    Args:
-        key: a GDAL configuration option name.
-    """
-    with _lock:
-        return _state.options.get(key)

@@ -9,6 +9,7 @@ file exported by the SDK is read back into its weights and built the same way, s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -221,14 +222,11 @@ class TorchBackend:
     def run(self, batch: npt.NDArray[np.float32], *, mean_subtracted: bool = False) -> npt.NDArray[np.float32]:
         """Scores of a batch (see :meth:`Backend.run`)."""
         torch = self.torch
-        with torch.inference_mode():
+        precision = (contextlib.nullcontext() if self._autocast is None
+                     else torch.autocast(device_type=self._autocast[0], dtype=self._autocast[1]))
+        with torch.inference_mode(), precision:
             x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
-            if self._autocast is None:
-                scores = self.model.forward_full(x, subtract_mean=not mean_subtracted)
-            else:
-                device_type, dtype = self._autocast
-                with torch.autocast(device_type=device_type, dtype=dtype):
-                    scores = self.model.forward_full(x, subtract_mean=not mean_subtracted)
+            scores = self.model.forward_full(x, subtract_mean=not mean_subtracted)
             return np.asarray(scores.float().cpu().numpy(), dtype=np.float32)
 
 

@@ -280,11 +280,12 @@ class BatchAIRunner:
         pool_id = self.config.pool_id
         spec_url = str(StorageURL.parse(spec.outputs).join("_job", f"{job_id}.yaml"))
         tasks = [self._task_body(t, spec, spec_url, job_id) for t in plan_tasks(spec)]
+        install = self.sdk_install(spec, spec_url)
         return BatchPlan(job_id, pool_id, spec_url,
                          BatchRequest("POST", "/pools", self._pool_body(spec)),
-                         BatchRequest("POST", "/jobs", self._job_body(spec, job_id, spec_url)),
+                         BatchRequest("POST", "/jobs", self._job_body(spec, job_id, install)),
                          [BatchRequest("POST", f"/jobs/{job_id}/tasks", body) for body in tasks],
-                         self.sdk_install(spec, spec_url), self.pool_template(spec))
+                         install, self.pool_template(spec))
 
     def _check_resources(self, spec: JobSpec) -> None:
         """Refuse what today's Azure Batch cannot provision or run, before any request."""
@@ -408,9 +409,9 @@ class BatchAIRunner:
         wheel_url = f"{spec_url.removesuffix('.yaml')}/{name}"  # beside the job file: <outputs>/_job/<job id>/
         return {"method": "wheel", "wheel": name, "source": source, "uploaded_to": wheel_url, "venv": _venv_dir()}
 
-    def _prep_task(self, spec: JobSpec, spec_url: str) -> dict[str, Any] | None:
-        """The job preparation task that installs the SDK into a per-version venv on each node, once."""
-        install = self.sdk_install(spec, spec_url)
+    def _prep_task(self, install: dict[str, str]) -> dict[str, Any] | None:
+        """The job preparation task that installs the SDK (``install``: :meth:`sdk_install`) into a per-version
+        venv on each node, once."""
         if install["method"] == "container image":
             return None
         venv = install["venv"]
@@ -432,7 +433,7 @@ class BatchAIRunner:
                 "userIdentity": {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}},
                 "rerunOnNodeRebootAfterSuccess": True}
 
-    def _job_body(self, spec: JobSpec, job_id: str, spec_url: str) -> dict[str, Any]:
+    def _job_body(self, spec: JobSpec, job_id: str, install: dict[str, str]) -> dict[str, Any]:
         env = {"LANDCOVER_JOB_ID": job_id, **spec.env}
         account = self._account()
         if account:
@@ -449,7 +450,7 @@ class BatchAIRunner:
                             "maxTaskRetryCount": spec.resources.max_task_retries},
             "commonEnvironmentSettings": [{"name": k, "value": v} for k, v in sorted(env.items())],
             "metadata": [{"name": "landcover-sdk", "value": __version__}, {"name": "kind", "value": spec.kind}],
-            **({"jobPreparationTask": prep} if (prep := self._prep_task(spec, spec_url)) else {}),
+            **({"jobPreparationTask": prep} if (prep := self._prep_task(install)) else {}),
         }
 
     def _resource_files(self, blob_url: str, folder: str = "job") -> list[dict[str, Any]]:
@@ -478,7 +479,7 @@ class BatchAIRunner:
 
     def _task_body(self, task: TaskPlan, spec: JobSpec, spec_url: str, job_id: str) -> dict[str, Any]:
         key = f"job/{StorageURL.parse(spec_url).key}"
-        multi_node = task.world_size > 1 and task.nodes > 1
+        multi_node = task.nodes > 1  # one multi-instance task (multi-node training)
         # A multi-instance task's own resource files reach only the primary node; its common resource files
         # reach every node, in $AZ_BATCH_TASK_SHARED_DIR. Other tasks run in the directory they land in.
         spec_file = f'"$AZ_BATCH_TASK_SHARED_DIR"/{_q(key)}' if multi_node else _q(key)

@@ -61,9 +61,11 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
 
 
 def _uses_sas(store: AzureBlobStorage) -> bool:
-    """Whether a connection string authenticates with a SAS (``SharedAccessSignature=``) rather than a key."""
+    """Whether ``store`` authenticates with a SAS token, given alone or in a connection string."""
     conn = store.credentials.storage_connection_string
-    return conn is not None and _connection_string_field(conn.get_secret_value(), "SharedAccessSignature") is not None
+    if conn is not None:
+        return _connection_string_field(conn.get_secret_value(), "SharedAccessSignature") is not None
+    return store.auth_method == "SAS token"
 
 
 def _connection_string_field(conn: str, name: str) -> str | None:
@@ -329,7 +331,7 @@ class AzureBlobStorage:
         p = self._parse(url)
         container = self.service(url).get_container_client(p.bucket)
         with self._errors(url, "check container"):
-            if self.auth_method != "SAS token" and not _uses_sas(self):
+            if not _uses_sas(self):
                 if not container.exists():
                     raise StorageError(f"{url}: container {p.bucket!r} not found (account {self.account})")
                 return
