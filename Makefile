@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[train,azure,serve,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[train,azure,serve,stac,dev]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +144,43 @@ def batch() -> Any:
     emu = BatchEmulator().start()
     yield emu
     emu.stop()
+
+
+# ---------------------------------------------------------------------------- NAIP from STAC
+def rustac_or_skip() -> str:
+    from .stac_fixtures import rustac_binary
+
+    binary = rustac_binary()
+    if binary is None:
+        if os.environ.get("LANDCOVER_REQUIRE_STAC"):
+            pytest.fail("rustac is required (LANDCOVER_REQUIRE_STAC) but not installed")
+        pytest.skip("rustac not installed (pip install rustac; Python >= 3.11)")
+    return binary
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """NAIP-shaped COGs (tests/stac_fixtures.py) for the imagery tests."""
+    from .stac_fixtures import build_world
+
+    return build_world(tmp_path_factory.mktemp("naip"))
+
+
+@pytest.fixture(scope="session")
+def cog_host(world: Any) -> Iterator[Any]:
+    """A range-capable HTTP server for the world's COGs."""
+    from .stac_fixtures import RangeServer
+
+    server = RangeServer(world.root)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def api(world: Any, cog_host: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real STAC API (rustac serve) listing the world's items, behind a fault-injecting proxy."""
+    from .stac_fixtures import StacApi
+
+    server = StacApi(rustac_or_skip(), tmp_path_factory.mktemp("stac"), world.items(lambda t: cog_host.url(t.file)))
+    yield server
+    server.stop()

@@ -53,7 +53,8 @@ def test_predict_and_model_commands_read_and_write_blob(blob_store: Any, small_m
     assert main(["predict", f"az://{c}/m.safetensors", f"az://{c}/tiles/{Path(pairs[0].image).name}",
                  f"az://{c}/out/classes.tif", "--probabilities", f"az://{c}/out/p.tif", "--no-progress"]) == 0
     assert f"wrote az://{c}/out/classes.tif" in capsys.readouterr().out
-    assert blob_store.list(f"az://{c}/out/") == [f"az://{c}/out/classes.tif", f"az://{c}/out/p.tif"]
+    assert blob_store.list(f"az://{c}/out/") == [f"az://{c}/out/classes.stac.json", f"az://{c}/out/classes.tif",
+                                                 f"az://{c}/out/p.tif"]
     with rasterio.open(blob_store.gdal_path(f"az://{c}/out/classes.tif")) as ds:
         assert ds.shape == (256, 256) and ds.colormap(1)[1] == (0, 0, 255, 255)
     assert main(["model", "export-onnx", f"az://{c}/m.safetensors", f"az://{c}/m.onnx"]) == 0

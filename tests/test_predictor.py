@@ -128,7 +128,41 @@ def test_predict_raster_cog_outputs(tiny_path: Path, scene: Path, tmp_path: Path
         assert np.abs(total - 255).max() <= 3
     whole = p.predict_array(rasterio.open(img).read()).argmax(0)
     assert ((whole == classes) | nodata).all()
-    assert sorted(f.name for f in tmp_path.iterdir()) == ["c.tif", "p.tif", "v.png"]
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["c.stac.json", "c.tif", "p.tif", "v.png"]
+    _check_item(res.stac_item, img, tiny_path)
+
+
+def _check_item(path: Path | str | None, img: Path, model: Path) -> None:
+    """The class COG's STAC Item reads back with pystac: grid, classes and colours, assets, lineage."""
+    import json
+
+    import pystac
+    from pystac.extensions.classification import ClassificationExtension
+    from pystac.extensions.projection import ProjectionExtension
+    from pystac.extensions.raster import RasterExtension
+
+    assert path is not None
+    data = json.loads(Path(path).read_text())
+    item = pystac.Item.from_dict(data)
+    with rasterio.open(img) as src:
+        proj = ProjectionExtension.ext(item)
+        assert proj.code == f"EPSG:{src.crs.to_epsg()}" and proj.shape == [src.height, src.width]
+        assert tuple(proj.transform or ()) == tuple(src.transform)[:6]
+        from rasterio.warp import transform_bounds
+
+        w, s, e, n = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
+        assert item.bbox is not None and all(abs(a - b) < 1e-5 for a, b in zip(item.bbox, (w, s, e, n), strict=True))
+    asset = item.assets["classes"]
+    assert asset.href == "./c.tif" and "cloud-optimized" in (asset.media_type or "")
+    classes = ClassificationExtension.ext(asset).classes or []
+    assert [(c.value, c.description, c.color_hint) for c in classes][:2] == [
+        (0, "no data", "000000"), (1, "water", "0000FF")]
+    assert classes[0].nodata is True
+    bands = RasterExtension.ext(asset).bands or []
+    assert bands[0].data_type == "uint8" and bands[0].nodata == 0
+    assert set(item.assets) == {"classes", "probabilities", "preview"}
+    derived = [link.href for link in item.links if link.rel == "derived_from"]
+    assert str(img) in derived and str(model) in derived
 
 
 def test_rerun_gives_identical_file(small_path: Path, scene: Path, tmp_path: Path) -> None:
@@ -161,7 +195,7 @@ def test_interrupted_run_leaves_no_final_file_and_rerun_is_identical(small_path:
     assert proc.returncode == -signal.SIGKILL
     assert not out.exists()
     Predictor.from_file(small_path, block_size=256).predict_raster(img, out, progress=False)
-    assert [f.name for f in tmp_path.iterdir()] == ["classes.tif"]  # stale partial files removed
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["classes.stac.json", "classes.tif"]  # partials removed
     again = tmp_path / "again" / "classes.tif"
     again.parent.mkdir()
     Predictor.from_file(small_path, block_size=256).predict_raster(img, again, progress=False)

@@ -191,8 +191,11 @@ def test_local_prediction_job_with_data_in_azurite(blob_store: Any, azurite: Any
     result = LocalRunner(tmp_path / "jobs", env=env).run(spec)
     assert result.ok, result.to_json()
     assert result.exit_codes == {"predict-000": 0, "predict-001": 0}
-    assert len(result.outputs) == 4 and all("_rows000" in u and u.endswith("_classes.tif") for u in result.outputs)
-    with rasterio.open(blob_store.gdal_path(result.outputs[1])) as ds:
+    classes = [u for u in result.outputs if u.endswith("_classes.tif")]
+    assert len(classes) == 4 and all("_rows000" in u for u in classes)
+    assert sorted(u for u in result.outputs if u not in classes) == sorted(
+        u.replace(".tif", ".stac.json") for u in classes)
+    with rasterio.open(blob_store.gdal_path(classes[1])) as ds:
         assert ds.shape == (128, 256) and ds.colormap(1)
     # no credential ever lands in the job file the runner wrote
     job_file = next((tmp_path / "jobs").glob("*/job.yaml")).read_text()
@@ -207,7 +210,7 @@ def test_local_prediction_job_writes_probabilities_for_a_region(small_model: Pat
     result = LocalRunner(tmp_path / "jobs").run(spec)
     assert result.ok, result.to_json()
     names = sorted(Path(u).name for u in result.outputs)
-    assert names == ["synth_000_classes.tif", "synth_000_probabilities.tif"]
+    assert names == ["synth_000_classes.stac.json", "synth_000_classes.tif", "synth_000_probabilities.tif"]
     with rasterio.open(tmp_path / "out" / "synth_000_probabilities.tif") as ds:
         assert ds.count == 5 and ds.shape == (100, 120) and ds.tags()["LANDCOVER_MODE"] == "fast"
 
@@ -389,7 +392,7 @@ def test_same_jobspec_runs_under_batch_and_local(batch: BatchEmulator, blob_stor
     result = local.run(spec)
     assert result.ok, result.to_json()
     names = sorted(u.rsplit("/", 1)[-1] for u in result.outputs if "/_job/" not in u)
-    assert names == ["classes.tif", "comparison.png", "report.json"]
+    assert names == ["classes.stac.json", "classes.tif", "comparison.png", "report.json"]
     report = __import__("json").loads(blob_store.read_bytes(f"az://{c}/evaluation/report.json"))
     assert 0.0 <= report["accuracy"] <= 1.0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -282,7 +283,15 @@ def test_predict_raster_from_and_to_blob(blob_store: Any, tmp_path: Path) -> Non
     res = p.predict_raster(f"az://{c}/in/{image.name}", f"az://{c}/out/classes.tif",
                            probabilities=f"az://{c}/out/probs.tif", preview=tmp_path / "preview.png", progress=False)
     assert res.classes == f"az://{c}/out/classes.tif"
-    assert blob_store.list(f"az://{c}/out/") == [f"az://{c}/out/classes.tif", f"az://{c}/out/probs.tif"]
+    assert blob_store.list(f"az://{c}/out/") == [f"az://{c}/out/classes.stac.json", f"az://{c}/out/classes.tif",
+                                                 f"az://{c}/out/probs.tif"]
+    # the STAC Item went up beside the COG, its assets named as uploaded (not as staged)
+    assert res.stac_item == f"az://{c}/out/classes.stac.json"
+    blob_store.download(res.stac_item, tmp_path / "item.json")
+    item = json.loads((tmp_path / "item.json").read_text())
+    assert item["id"] == "classes" and item["assets"]["classes"]["href"] == "./classes.tif"
+    assert item["assets"]["probabilities"]["href"] == "./probs.tif" and item["assets"]["preview"]["href"] == \
+        "./preview.png"
     p.predict_raster(image, tmp_path / "classes.tif", progress=False)
     with rasterio.open(blob_store.gdal_path(f"az://{c}/out/classes.tif")) as remote, \
             rasterio.open(tmp_path / "classes.tif") as ref:

@@ -22,6 +22,11 @@ from collections.abc import Callable, Iterable, Mapping
 
 log = logging.getLogger(__name__)
 
+#: Every GDAL option through which /vsiaz/ finds credentials (cpl_azure.cpp); those a backend does not use
+#: are cleared, so neither an earlier backend's values nor the environment's can take precedence.
+GDAL_AZURE_KEYS = ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT", "AZURE_STORAGE_ACCESS_KEY",
+                   "AZURE_STORAGE_SAS_TOKEN", "AZURE_SAS", "AZURE_STORAGE_ACCESS_TOKEN", "AZURE_NO_SIGN_REQUEST")
+
 Refresh = Callable[[], tuple[dict[str, str], float]]
 
 

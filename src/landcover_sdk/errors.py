@@ -17,8 +17,11 @@ The tree (built-in bases in brackets)::
     ├── EmptyDatasetError                 no usable tile pairs
     ├── WindowError [ValueError]          a window or size outside a raster
     │   └── CoordinateError               a coordinate outside a raster or its margin
+    │       └── NoCoverageError           no imagery in a catalog covers a place (lists the years there)
     ├── ModelFormatError                  a malformed model file, or another architecture
     ├── StorageError                      a storage URL or operation
+    │   └── ImageryAccessError            remote imagery refused (expired SAS, missing credentials)
+    ├── CatalogError                      a STAC catalog unreachable, failing or malformed
     ├── RunnerError                       an impossible or failed job
     └── DataError [ValueError]            array input (shape, dtype, NaN)
 
@@ -79,6 +82,18 @@ class StorageError(LandcoverError):
     """A storage URL is malformed or a storage operation failed."""
 
 
+class NoCoverageError(CoordinateError):
+    """No imagery in a catalog covers a place (or not for the year asked); the message lists what exists there."""
+
+
+class ImageryAccessError(StorageError):
+    """Remote imagery could not be read: a refused or expired signature, missing credentials."""
+
+
+class CatalogError(LandcoverError):
+    """A STAC catalog is unreachable, keeps failing, or returns something that is not usable STAC."""
+
+
 class RunnerError(LandcoverError):
     """A job description is impossible or a job failed to run."""
 
@@ -88,15 +103,18 @@ class DataError(LandcoverError, ValueError):
 
 
 __all__ = [
+    "CatalogError",
     "ConfigError",
     "CoordinateError",
     "DataError",
     "EmptyDatasetError",
+    "ImageryAccessError",
     "InvalidRasterError",
     "LabelValueError",
     "LandcoverError",
     "MissingPartnerError",
     "ModelFormatError",
+    "NoCoverageError",
     "RasterMismatchError",
     "RunnerError",
     "StorageError",

@@ -16,10 +16,11 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _register_all(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from . import arcgis_cmd, data_cmd, demo_cmd, model_cmd, predict_cmd, run_cmd, serve_cmd, train_cmd
+    from . import arcgis_cmd, data_cmd, demo_cmd, imagery_cmd, model_cmd, predict_cmd, run_cmd, serve_cmd, train_cmd
 
     demo_cmd.register(sub)
     data_cmd.register(sub)
+    imagery_cmd.register(sub)
     model_cmd.register(sub)
     predict_cmd.register(sub)
     train_cmd.register(sub)
@@ -46,8 +47,12 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if verbose < 2:
-        for noisy in ("rasterio", "azure", "urllib3", "matplotlib", "PIL"):
+        for noisy in ("azure", "matplotlib", "PIL"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+        # GDAL's per-request warnings and urllib3's "Retrying" lines are the retries the library handles and
+        # reports itself; -vv shows them
+        for noisy in ("rasterio", "urllib3", "pystac", "pystac_client"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

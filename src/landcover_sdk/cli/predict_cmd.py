@@ -12,22 +12,16 @@ from typing import TYPE_CHECKING, Any, get_args
 from ..config.models import PredictConfig
 from ..config.region import Region
 from ..errors import ConfigError
+from .imagery_cmd import place_args, place_from_args, source_from_args, year_args
 
 if TYPE_CHECKING:
     from ..inference.predictor import Predictor
 
 
 def _region_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("region of interest (default: the whole raster)")
-    g.add_argument("--center-lat", type=float, help="latitude of the region centre (WGS84)")
-    g.add_argument("--center-lon", type=float, help="longitude of the region centre (WGS84)")
-    g.add_argument("--region-size", type=int, default=None,
-                   help="side in pixels of the square around the centre, a multiple of 128 (default 1024)")
-    g.add_argument("--window", type=int, nargs=4, metavar=("ROW", "COL", "HEIGHT", "WIDTH"),
+    place_args(p, title="region of interest (default: the whole raster)")
+    p.add_argument("--window", type=int, nargs=4, metavar=("ROW", "COL", "HEIGHT", "WIDTH"),
                    help="pixel window, row first")
-    g.add_argument("--bounds", type=float, nargs=4, metavar=("MINX", "MINY", "MAXX", "MAXY"),
-                   help="bounds in --bounds-crs")
-    g.add_argument("--bounds-crs", default=None, help="CRS of --bounds (default: the raster's)")
 
 
 def _choices(field: str) -> list[str]:
@@ -52,11 +46,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``predict`` and ``evaluate``."""
     pr = sub.add_parser("predict", help="classify a GeoTIFF into a COG of class ids")
     pr.add_argument("model", help=".safetensors or .onnx model file (path or storage URL)")
-    pr.add_argument("image", help="4-band uint8 GeoTIFF (path or storage URL)")
-    pr.add_argument("out", help="output COG of class ids (path or storage URL)")
+    pr.add_argument("image", help="4-band uint8 GeoTIFF (path or storage URL), or naip:[SOURCE] for NAIP of the "
+                                  "place from a STAC catalog (naip:planetary-computer, naip:earth-search, "
+                                  "naip:<STAC API URL>, naip:<catalog.json>)")
+    pr.add_argument("out", help="output COG of class ids (path or storage URL); a <stem>.stac.json STAC Item is "
+                                "written beside it")
     pr.add_argument("--probabilities", help="also write per-class probabilities (uint8, 0-255)")
     pr.add_argument("--preview", help="also write a PNG of the hard labels")
     _region_args(pr)
+    year_args(pr)
     _engine_args(pr)
     pr.set_defaults(handler=_predict)
 
@@ -73,22 +71,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def region_from_args(args: argparse.Namespace) -> Region:
     """The :class:`~landcover_sdk.Region` named by the region options (checked before any model is loaded)."""
-    given: dict[str, Any] = {}
-    if args.center_lat is not None or args.center_lon is not None:
-        if args.center_lat is None or args.center_lon is None:
-            raise ConfigError("give both --center-lat and --center-lon")
-        given.update(center_lat=args.center_lat, center_lon=args.center_lon)
-        if args.region_size is not None:
-            given["region_size"] = args.region_size
-    elif args.region_size is not None:
-        raise ConfigError("--region-size: only with --center-lat and --center-lon")
-    if args.window:
-        given["window"] = tuple(args.window)
-    if args.bounds:
-        given["bounds"] = tuple(args.bounds)
-    if args.bounds_crs is not None:
-        given["crs"] = args.bounds_crs
-    return Region.from_dict(given)
+    return place_from_args(args, allow_window=True)
+
+
+def _image(args: argparse.Namespace, region: Region) -> Any:
+    """The image argument: a raster path/URL, or a NAIP source for ``naip:…`` (checked before any model is loaded)."""
+    from ..imagery import is_spec
+
+    naip_flags = args.year is not None or args.allow_mixed_years or args.allow_partial
+    if not is_spec(args.image):
+        if naip_flags:
+            raise ConfigError("--year, --allow-mixed-years and --allow-partial are for naip: images")
+        return args.image
+    source = source_from_args(args.image, args)
+    if region.kind in ("whole", "window"):
+        raise ConfigError("naip: needs a place: --center-lat/--center-lon (+ --region-size), --bounds or --geometry "
+                          "(pixel windows have no meaning before the scene exists)")
+    source.locate(region)  # outside NAIP: refused before the model loads
+    return source
 
 
 def _predictor(args: argparse.Namespace) -> Predictor:
@@ -100,12 +100,13 @@ def _predictor(args: argparse.Namespace) -> Predictor:
 
 def _predict(args: argparse.Namespace) -> int:
     region = region_from_args(args)
+    image = _image(args, region)
     result = _predictor(args).predict_raster(
-        args.image, args.out, probabilities=args.probabilities, preview=args.preview, region=region,
+        image, args.out, probabilities=args.probabilities, preview=args.preview, region=region,
         progress=not args.no_progress)
     print(f"wrote {result.classes} ({result.window.height}x{result.window.width} px, {result.mode} mode, "
           f"{result.seconds:.1f}s, {result.megapixels_per_second:.3f} Mpx/s)")
-    for extra in (result.probabilities, result.preview):
+    for extra in (result.probabilities, result.preview, result.stac_item):
         if extra is not None:
             print(f"wrote {extra}")
     return 0

@@ -21,18 +21,20 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import dataclasses
+import json
 import logging
 import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import rasterio
 
+from .._atomic import atomic_write_text, check_output_path
 from .._util import is_remote, local_path, progress_bar
 from ..config.models import PredictConfig
 from ..config.region import Region
@@ -50,13 +52,17 @@ from ..data.raster import (
 )
 from ..data.region import RasterRegion, resolve_region
 from ..data.windows import PixelWindow
-from ..errors import DataError, InvalidRasterError, LabelValueError, StorageError
+from ..errors import ConfigError, DataError, InvalidRasterError, LabelValueError, StorageError
 from ..models.builtin import resolve_model
 from .backends import Backend, BackendName, check_batch, load_backend
 from .metrics import EvaluationReport, softmax
 from .outputs import BlockPrediction, ClassRaster, Metrics, Pictures, ProbabilityRaster, RasterGrid, Sink
 from .reader import Block, pad_mode, read_blocks
+from .stac import COG_TYPE, SourceLink, class_item, item_path
 from .tiling import Mode, Tiling, score_area
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..imagery import ImageryScene, NaipSource
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +86,7 @@ class PredictionResult:
         mode: ``"exact"`` or ``"fast"``; for an int8 model e.g. ``"exact tiling, int8 (approximate)"``.
         seconds: wall-clock time of the call.
         evaluation: the metrics, when labels were given.
+        stac_item: the STAC Item written beside the class COG (``<name>.stac.json``), if any.
     """
 
     classes: str | Path | None
@@ -89,6 +96,7 @@ class PredictionResult:
     mode: str
     seconds: float
     evaluation: EvaluationReport | None = None
+    stac_item: str | Path | None = None
 
     @property
     def megapixels_per_second(self) -> float:
@@ -125,6 +133,8 @@ class Predictor:
         self.model_config = backend.config
         self.scheme: ClassScheme = backend.scheme
         self.input_scale = backend.input_scale
+        #: The model file's path or URL, when loaded with :meth:`from_file` (linked from output STAC Items).
+        self.model_source: str | None = None
         self.tiling("fast")  # a fast window that does not fit the model is a configuration error, raised now
 
     @classmethod
@@ -143,8 +153,10 @@ class Predictor:
         """
         cfg = (config or PredictConfig()).updated(backend=backend, threads=threads, **overrides)
         local = _local_model(path)
-        return cls(load_backend(local, backend=cfg.backend, threads=cfg.threads, memory_arena=cfg.memory_arena,
-                                device=cfg.device, autocast=cfg.autocast), cfg)
+        predictor = cls(load_backend(local, backend=cfg.backend, threads=cfg.threads, memory_arena=cfg.memory_arena,
+                                     device=cfg.device, autocast=cfg.autocast), cfg)
+        predictor.model_source = str(path)
+        return predictor
 
     def __repr__(self) -> str:
         precision = "" if self.precision == "fp32" else f", precision={self.precision!r}"
@@ -307,7 +319,7 @@ class Predictor:
 
     def predict_raster(
         self,
-        src: str | Path,
+        src: str | Path | ImageryScene | NaipSource,
         dst: str | Path | None,
         *,
         probabilities: str | Path | None = None,
@@ -323,10 +335,15 @@ class Predictor:
 
         Every input and output is checked, and the model's session built, before any pixel is
         computed; outputs are written under temporary names and renamed only when complete. Any
-        path may be a storage URL (``az://container/path``).
+        path may be a storage URL (``az://container/path``). The class COG gets a STAC Item
+        beside it (``<name>.stac.json``: grid, classes and colours, the imagery and model it
+        came from).
 
         Args:
-            src: 4-band uint8 GeoTIFF (path or storage URL).
+            src: 4-band uint8 GeoTIFF (path or storage URL); or NAIP from a STAC catalog for
+                ``region``: a ``naip:`` source name (``naip:planetary-computer``, ``naip:<STAC API
+                URL>``, ...), a :class:`~landcover_sdk.imagery.NaipSource`, or an
+                :class:`~landcover_sdk.imagery.ImageryScene` already fetched.
             dst: COG of class ids (uint8) with the scheme's colour map and class names, the source
                 CRS and the region's transform; input no-data pixels become the no-data class (0).
                 ``None`` to write no class raster.
@@ -338,7 +355,7 @@ class Predictor:
             figure: the NAIP | prediction | soft prediction | truth PNG (needs ``labels``).
             region: what to predict (:class:`~landcover_sdk.Region` or its mapping, e.g.
                 ``{"center_lat": 37.06, "center_lon": -78.64, "region_size": 1024}``); default
-                the whole raster.
+                the whole raster (an :class:`~landcover_sdk.imagery.ImageryScene`: its region).
             mode: ``"exact"`` or ``"fast"`` (default: the configured mode).
             progress: show a progress bar on a terminal.
         """
@@ -354,20 +371,28 @@ class Predictor:
                 result = self.predict_raster(src, local["dst"], probabilities=local["probabilities"],
                                              preview=local["preview"], labels=labels, report=local["report"],
                                              figure=local["figure"], region=reg, mode=mode, progress=progress)
-            return dataclasses.replace(result, classes=dst, probabilities=probabilities, preview=preview)
+                staged_item = Path(result.stac_item).read_bytes() if result.stac_item is not None else None
+            item_url = None
+            if staged_item is not None and dst is not None:
+                item_url = _upload_item(staged_item, dst, result, probabilities, preview)
+            return dataclasses.replace(result, classes=dst, probabilities=probabilities, preview=preview,
+                                       stac_item=item_url)
         t0 = time.perf_counter()
         tiling = self.tiling(mode)
-        src_local = _local_raster(src)
-        info = self.check_source(src_local)
         outputs = [p for p in requested.values() if p is not None]
         if not outputs and labels is None:
             raise StorageError("no output requested (give dst, probabilities, preview, labels, report or figure)")
         resolved = [Path(p).resolve() for p in outputs]
         if len(set(resolved)) != len(resolved):
             raise StorageError(f"output paths must differ: {', '.join(map(str, outputs))}")
-        label_ds = self._check_labels(src_local, labels) if labels is not None else None
-        if (report is not None or figure is not None) and label_ds is None:
+        for p in outputs:  # before any imagery is fetched
+            check_output_path(p)
+        if (report is not None or figure is not None) and labels is None:
             raise StorageError("report and figure need labels")
+        src, reg, sources = self._source(src, reg, progress)
+        src_local = _local_raster(src)
+        info = self.check_source(src_local)
+        label_ds = self._check_labels(src_local, labels) if labels is not None else None
         area = resolve_region(info, reg, margin=self.model_config.margin)
         win = area.window
         inputs = (src,) + ((labels,) if labels is not None else ())
@@ -388,13 +413,37 @@ class Predictor:
         log.info("predicting %dx%d px (%s) of %s in %s mode (%d block(s))", win.height, win.width, reg.describe(),
                  src, label, n_blocks)
         self._run_blocks(src_local, info, area, tiling, label_ds, sinks, n_blocks, progress)
+        item_file = None
+        if dst is not None:
+            item = class_item(classes=dst, crs=info.crs, transform=grid.transform, height=win.height,
+                              width=win.width, scheme=self.scheme, mode=label,
+                              sources=sources or [_file_link(src)], model=self.model_source,
+                              probabilities=probabilities, preview=preview)
+            item_file = atomic_write_text(item_path(dst), json.dumps(item, indent=2) + "\n")
         seconds = time.perf_counter() - t0
         result = PredictionResult(Path(dst) if dst else None, Path(probabilities) if probabilities else None,
                                   Path(preview) if preview else None, win, label, seconds,
-                                  metrics.report if metrics is not None else None)
+                                  metrics.report if metrics is not None else None, item_file)
         log.info("predicted %.2f Mpx in %.1fs (%.3f Mpx/s)", win.height * win.width / 1e6, seconds,
                  result.megapixels_per_second)
         return result
+
+    def _source(self, src: str | Path | ImageryScene | NaipSource, region: Region,
+                progress: bool) -> tuple[str | Path, Region, list[SourceLink]]:
+        """The raster to read, the region in it, and the imagery it holds (NAIP sources fetched here)."""
+        from ..imagery import ImageryScene, NaipSource, is_spec
+
+        if isinstance(src, NaipSource) or is_spec(src):
+            source = src if isinstance(src, NaipSource) else NaipSource.from_spec(str(src))
+            if region.kind in ("whole", "window"):
+                raise ConfigError("region: NAIP from a catalog needs a place: center_lat/center_lon (+ region_size), "
+                                  "bounds or a geometry")
+            src = source.for_region(region, progress=progress)
+        if isinstance(src, ImageryScene):
+            links = [SourceLink(i.self_href or i.href, f"NAIP {i.id}",
+                                "application/geo+json" if i.self_href else COG_TYPE, i.datetime) for i in src.items]
+            return src.path, (region if region.kind != "whole" else src.region), links
+        return src, region, []
 
     def _run_blocks(self, src: str, info: RasterInfo, area: RasterRegion, tiling: Tiling, labels: TileDataset | None,
                     sinks: list[Sink], n_blocks: int, progress: bool) -> None:
@@ -463,6 +512,31 @@ def _local_model(path: str | Path) -> Path:
 
         return fetch_to_cache(str(path))
     return local_path(path)
+
+
+def _file_link(src: str | Path) -> SourceLink:
+    text = str(src).split("?", 1)[0]
+    return SourceLink(text, f"imagery {Path(text).name}")
+
+
+def _upload_item(item: bytes, dst: str | Path, result: PredictionResult, probabilities: str | Path | None,
+                 preview: str | Path | None) -> str:
+    """Upload a staged prediction's STAC Item beside its class COG (asset names follow the uploaded names)."""
+    import tempfile
+
+    from ..storage import get_storage
+
+    data = json.loads(item)
+    data["id"] = Path(str(dst)).stem
+    for key, target in (("classes", dst), ("probabilities", probabilities), ("preview", preview)):
+        if key in data["assets"] and target is not None:
+            data["assets"][key]["href"] = f"./{str(target).rsplit('/', 1)[-1]}"
+    url = item_path(dst)
+    with tempfile.TemporaryDirectory(prefix="lc-item-") as tmp:
+        local = Path(tmp) / "item.json"
+        local.write_text(json.dumps(data, indent=2) + "\n")
+        get_storage(url).upload(local, url)
+    return url
 
 
 def _local_raster(path: str | Path) -> str:

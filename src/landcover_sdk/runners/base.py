@@ -61,6 +61,8 @@ def plan_tasks(spec: JobSpec) -> list[TaskPlan]:
 def check_inputs(spec: JobSpec) -> None:
     """Raise :class:`RunnerError` naming the first input that does not exist (before any work starts)."""
     for key, url in spec.input_urls():
+        if url.startswith("naip:"):
+            continue  # fetched by the task itself (the job file was checked to name a place)
         if is_builtin(url):
             try:
                 builtin_model(url)

@@ -268,6 +268,8 @@ class BatchAIRunner:
         """Every request body of a submission, without network access."""
         spec = spec.resolved()
         for key, url in [*spec.input_urls(), ("outputs", spec.outputs)]:
+            if url.startswith("naip:"):
+                continue  # nodes fetch NAIP themselves (signing tokens never travel in the job)
             if StorageURL.parse(url).scheme != "az":
                 raise RunnerError(f"{'inputs.' + key if key != 'outputs' else key}: {url}: Azure Batch jobs need "
                                   "az:// URLs (nodes cannot read this machine's disk)")
@@ -419,7 +421,7 @@ class BatchAIRunner:
             wheel = f"sdk/{StorageURL.parse(install['uploaded_to']).key}"
             # double quotes: no nested single quotes in a command line (how the node agent splits those is
             # undocumented); blob names of job files and wheels hold no characters special inside them
-            steps = (f'"{venv}/bin/python" -m pip install --quiet "{wheel}[train,azure]" && '
+            steps = (f'"{venv}/bin/python" -m pip install --quiet "{wheel}[train,azure,stac]" && '
                      f'"{venv}/bin/python" -m pip install --quiet --force-reinstall --no-deps "{wheel}"')
             files = self._resource_files(install["uploaded_to"], "sdk")
         else:

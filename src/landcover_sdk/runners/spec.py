@@ -14,7 +14,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 from ..config.base import StrictModel, load_config, read_config_file
 from ..config.models import PredictConfig, TrainConfig
 from ..config.region import Region
-from ..errors import ConfigError, RunnerError
+from ..errors import ConfigError, LandcoverError, RunnerError
 
 JobKind = Literal["train", "predict", "evaluate"]
 
@@ -107,6 +107,20 @@ class JobSpec(StrictModel):
             raise ValueError("region: a job split into strip_rows predicts whole images")
         if self.kind == "train" and self.region is not None:
             raise ValueError("region: only for predict and evaluate jobs")
+        naip = [url for key, url in self.input_urls() if key in ("images", "image") and url.startswith("naip:")]
+        if naip:
+            from ..imagery.source import parse_spec
+
+            for url in naip:
+                try:
+                    parse_spec(url)
+                except LandcoverError as exc:
+                    raise ValueError(f"inputs: {exc}") from None
+            if self.kind != "predict":
+                raise ValueError("inputs: naip: imagery is for predict jobs (labels cannot align with a fetched scene)")
+            if self.region is None or self.region.kind in ("whole", "window"):
+                raise ValueError("region: naip: images need a place (center_lat/center_lon + region_size, bounds or "
+                                 "geometry)")
         if self.resources.require_gpu and self.kind != "train":
             raise ValueError("resources.require_gpu: only training runs on GPUs (prediction runs ONNX Runtime on "
                              "CPUs)")

@@ -221,7 +221,12 @@ def prediction_items(spec: JobSpec) -> list[tuple[str, PixelWindow | None, str]]
     items: list[tuple[str, PixelWindow | None, str]] = []
     images = spec.inputs["images"]
     assert isinstance(images, list)
+    naip = [i for i in images if i.startswith("naip:")]
     for image in images:
+        if image.startswith("naip:"):
+            name = "naip" if len(naip) == 1 else f"naip{naip.index(image)}"
+            items.append((image, None, f"{name}_classes.tif"))
+            continue
         if spec.strip_rows is None:
             items.append((image, None, f"{_stem(image)}_classes.tif"))
             continue
@@ -248,8 +253,8 @@ def _predict(spec: JobSpec, index: int, count: int, *, progress: bool) -> list[s
             if u is not None:
                 _ensure_local_parent(u)
         region = Region.from_window(window) if window is not None else spec.region
-        predictor.predict_raster(image, url, probabilities=prob_url, region=region, progress=progress)
-        urls += [u for u in (url, prob_url) if u is not None]
+        result = predictor.predict_raster(image, url, probabilities=prob_url, region=region, progress=progress)
+        urls += [str(u) for u in (url, prob_url, result.stac_item) if u is not None]
     return urls
 
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from .._util import is_remote
+from .._util import cache_dir, is_remote, redact
 from ..errors import MissingPartnerError, StorageError
-from .azure_blob import AzureBlobStorage, redact
+from .azure_blob import AzureBlobStorage
 from .base import (
     ENTRY_POINT_GROUP,
     Storage,
@@ -62,12 +61,6 @@ def discover_remote_pairs(url: str, *, image_suffix: str, label_suffix: str) -> 
     for stem in sorted(set(labels) - set(images)):
         raise MissingPartnerError(labels[stem], f"no imagery partner {stem}{image_suffix} under {url}")
     return [(stem.rsplit("/", 1)[-1], images[stem], labels[stem]) for stem in sorted(images)]
-
-
-def cache_dir() -> Path:
-    """Where downloaded objects are cached (``LANDCOVER_CACHE_DIR`` or ``~/.cache/landcover-sdk``)."""
-    root = os.environ.get("LANDCOVER_CACHE_DIR") or str(Path.home() / ".cache" / "landcover-sdk")
-    return Path(root)
 
 
 def fetch_to_cache(url: str) -> Path:

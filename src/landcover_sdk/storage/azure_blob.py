@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from .._atomic import atomic_output
+from .._gdal import GDAL_AZURE_KEYS
+from .._util import redact
 from ..config.models import AzureCredentials
 from ..errors import StorageError
 from .base import StorageURL
@@ -28,10 +30,6 @@ log = logging.getLogger(__name__)
 _gdal_owner: AzureBlobStorage | None = None
 _gdal_lock = threading.Lock()
 
-#: Every GDAL option through which /vsiaz/ finds credentials (cpl_azure.cpp); those a backend does not use
-#: are cleared, so neither an earlier backend's values nor the environment's can take precedence.
-GDAL_AZURE_KEYS = ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT", "AZURE_STORAGE_ACCESS_KEY",
-                   "AZURE_STORAGE_SAS_TOKEN", "AZURE_SAS", "AZURE_STORAGE_ACCESS_TOKEN", "AZURE_NO_SIGN_REQUEST")
 
 SCHEME = "az"
 STORAGE_SCOPE = "https://storage.azure.com/.default"
@@ -41,24 +39,6 @@ AUTH_METHODS = (
     "SAS token (storage_account + storage_sas_token / AZURE_STORAGE_SAS_TOKEN)",
     "DefaultAzureCredential (needs storage_account / AZURE_STORAGE_ACCOUNT)",
 )
-
-_SECRET_PATTERNS = (
-    re.compile(r"(AccountKey=)[^;\s]+", re.IGNORECASE),
-    re.compile(r"(SharedAccessSignature=)[^;\s]+", re.IGNORECASE),
-    re.compile(r"([?&]sig=)[^&\s'\"]+", re.IGNORECASE),
-    re.compile(r"(Authorization:?\s*'?\"?\s*(?:SharedKey|Bearer)\s+)[^\s'\"]+", re.IGNORECASE),
-)
-
-
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """``text`` with account keys, SAS signatures, bearer tokens and the given secrets masked."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(r"\1***", text)
-    return text
-
 
 def _uses_sas(store: AzureBlobStorage) -> bool:
     """Whether ``store`` authenticates with a SAS token, given alone or in a connection string."""
