@@ -228,6 +228,7 @@ class RangeServer:
         self.root = root
         self.traffic = Traffic()
         self.delay = 0.0
+        self.rate = 0.0  # bytes per second a response is throttled to (0: as fast as loopback goes)
         server = self
 
         class Handler(SimpleHTTPRequestHandler):
@@ -247,6 +248,8 @@ class RangeServer:
                 if not header:
                     with server.traffic.lock:
                         server.traffic.bytes_sent += size if self.command == "GET" else 0
+                    if server.rate and self.command == "GET":
+                        time.sleep(size / server.rate)
                     return super().send_head()
                 start_text, end_text = header.removeprefix("bytes=").split("-")
                 start = int(start_text)
@@ -262,6 +265,8 @@ class RangeServer:
                 self.end_headers()
                 with server.traffic.lock:
                     server.traffic.bytes_sent += len(body)
+                if server.rate:
+                    time.sleep(len(body) / server.rate)
                 return io.BytesIO(body)
 
         def make(*args: Any) -> Any:

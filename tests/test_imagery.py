@@ -216,6 +216,7 @@ def test_reads_only_windows_and_a_repeat_makes_no_request(world: World, source: 
     api.calls.clear()
     again = fresh.for_region(region, progress=False)
     assert again.path == scene.path and cog_host.traffic.requests == [] and api.calls == []
+    assert again.items == scene.items  # the same items, footprints included, read back from scene.json
     # another year, resolution or region: another entry
     keys = {fresh.cache_key(region), source.cache_key(region), fresh.with_options(resolution=2.0).cache_key(region),
             fresh.cache_key(Region.around(TUTORIAL[0], TUTORIAL[1] + 0.001, size=1024))}

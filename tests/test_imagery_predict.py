@@ -122,6 +122,11 @@ def test_a_geometry_across_the_zone_line_is_predicted_and_masked(api: StacApi, c
     assert {i.id for i in scene.items} == {"va_m_w17_2021", "va_m_e18_2021"}
     assert scene.window.row == scene.window.col == 64 and (scene.window.height, scene.window.width) == classes.shape[1:]
     assert result.stac_item is not None
+    # the CLI with a GeoJSON file and no CRS: WGS84, the same classes
+    (tmp_path / "tri.geojson").write_text(json.dumps({"type": "Feature", "properties": {}, "geometry": polygon}))
+    assert main(["predict", MODEL, f"naip:{api.url}", str(tmp_path / "cli.tif"), "--geometry",
+                 str(tmp_path / "tri.geojson"), "--mode", "fast", "--no-progress"]) == 0
+    assert np.array_equal(_read(tmp_path / "cli.tif")[0], classes)
 
 
 def test_a_predict_job_with_naip_imagery(api: StacApi, cache: Path, tmp_path: Path) -> None:

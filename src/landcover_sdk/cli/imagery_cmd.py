@@ -151,15 +151,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _search(args: argparse.Namespace) -> int:
     region = place_from_args(args)
     source = source_from_args(args.source, args)
+    from ..imagery.source import wgs84_default
+
+    region = wgs84_default(region)
     place = source.locate(region)
     items = source.search(region)
     try:
-        chosen = {i.id for i in source.select(region).items}
+        order = [i.id for i in source.select(region, items).items]
         problem = None
     except LandcoverError as exc:
-        chosen, problem = set(), str(exc)
+        order, problem = [], str(exc)
+    chosen = set(order)
+    rank = {item_id: n for n, item_id in enumerate(order)}
     rows = []
-    for item in items:
+    for item in sorted(items, key=lambda i: (rank.get(i.id, len(rank)), -i.year, i.id)):  # the mosaic's order first
         share = place.from_wgs84(item.shape()).intersection(place.area).area / max(place.area.area, 1e-9)
         rows.append({"id": item.id, "year": item.year, "state": item.state, "gsd": item.gsd, "crs": item.crs,
                      "bands": item.bands, "coverage": round(float(share), 4), "used": item.id in chosen,
@@ -174,7 +179,7 @@ def _search(args: argparse.Namespace) -> int:
         gsd = f"{r['gsd']:.1f}" if r["gsd"] is not None else "?"
         print(f"  {'*' if r['used'] else ' '} {r['id']:44} {r['year']:>4} {r['state'] or '':2} {gsd:>5} "
               f"{r['crs'] or '(header)':11} {r['coverage']:>7.1%}")
-    print("a fetch would use the items marked *" if chosen else f"a fetch would fail: {problem}")
+    print("a fetch would use the items marked *, in this order" if chosen else f"a fetch would fail: {problem}")
     return 0
 
 

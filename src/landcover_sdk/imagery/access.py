@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, urlsplit
 
-from ..errors import ConfigError, ImageryAccessError
+from ..errors import ImageryAccessError
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class Opened:
     secrets: tuple[str, ...] = ()
 
     def __repr__(self) -> str:  # the path may carry a token
-        return f"Opened({_public(self.path)!r})"
+        return f"Opened({public_href(self.path)!r})"
 
 
 class Access(Protocol):
@@ -99,7 +99,7 @@ class AnonymousAccess:
         for href in hrefs:
             scheme = urlsplit(href).scheme
             if scheme not in ("", "file", "http", "https") and not (len(scheme) == 1 and os.name == "nt"):
-                raise ImageryAccessError(f"{_public(href)}: cannot read {scheme}:// assets anonymously")
+                raise ImageryAccessError(f"{public_href(href)}: cannot read {scheme}:// assets anonymously")
 
     def open(self, href: str, *, refresh: bool = False) -> Opened:
         """The GDAL path of ``href`` (no options needed).
@@ -148,16 +148,16 @@ class BlobLocation:
         path = [p for p in parts.path.split("/") if p]
         host = parts.hostname or ""
         if parts.scheme not in ("http", "https") or not host:
-            raise ImageryAccessError(f"{_public(href)}: not an Azure Blob URL")
+            raise ImageryAccessError(f"{public_href(href)}: not an Azure Blob URL")
         if ".blob." in host:  # virtual-host style: the account is the first label (any Azure cloud)
             account, endpoint = host.split(".", 1)[0], f"{parts.scheme}://{parts.netloc}"
         else:  # path style (Azurite, private endpoints): /ACCOUNT/CONTAINER/BLOB
             if not path:
-                raise ImageryAccessError(f"{_public(href)}: not an Azure Blob URL")
+                raise ImageryAccessError(f"{public_href(href)}: not an Azure Blob URL")
             account, path = path[0], path[1:]
             endpoint = f"{parts.scheme}://{parts.netloc}/{account}"
         if len(path) < 2:
-            raise ImageryAccessError(f"{_public(href)}: no container and blob in the URL")
+            raise ImageryAccessError(f"{public_href(href)}: no container and blob in the URL")
         return cls(endpoint, account, path[0], "/".join(path[1:]))
 
 
@@ -216,7 +216,7 @@ class PlanetaryComputerSas:
         """
         loc = BlobLocation.parse(href)
         token = self.token(loc.account, loc.container, refresh=refresh)
-        base = _public(href)
+        base = public_href(href)
         return Opened(f"/vsicurl/{base}?{token}", dict(BASE_GDAL_OPTIONS), secrets=(token,))
 
     def token(self, account: str, container: str, *, refresh: bool = False) -> str:
@@ -339,25 +339,13 @@ def _s3_path(href: str) -> str:
     if parts.scheme == "https" and ".s3." in f".{host}" and host.endswith(".amazonaws.com"):
         bucket = host.split(".s3", 1)[0]
         return f"/vsis3/{bucket}{parts.path}"
-    raise ImageryAccessError(f"{_public(href)}: not an S3 URL")
+    raise ImageryAccessError(f"{public_href(href)}: not an S3 URL")
 
 
-def _public(href: str) -> str:
-    """``href`` without its query string (where a signature would be)."""
-    return href.split("?", 1)[0]
-
-
-def make_access(kind: str | None, **options: str | None) -> Access:
-    """An access by name: ``anonymous``, ``planetary-computer-sas`` or ``requester-pays-s3``.
+def public_href(href: str) -> str:
+    """``href`` without its query string (where a signature would be).
 
     Args:
-        kind: the name (``None``: anonymous).
-        options: constructor options of that access.
+        href: a URL or path.
     """
-    if kind in (None, "anonymous"):
-        return AnonymousAccess()
-    if kind == "planetary-computer-sas":
-        return PlanetaryComputerSas(options.get("sas_url"), subscription_key=options.get("subscription_key"))
-    if kind == "requester-pays-s3":
-        return RequesterPaysS3()
-    raise ConfigError(f"imagery access: unknown {kind!r} (anonymous, planetary-computer-sas, requester-pays-s3)")
+    return href.split("?", 1)[0]

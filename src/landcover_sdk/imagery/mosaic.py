@@ -29,9 +29,9 @@ from rasterio.enums import Resampling
 
 from ..data.windows import PixelWindow
 from ..errors import ImageryAccessError, InvalidRasterError
-from .access import Access, Opened
+from .access import Access, Opened, public_href
 from .items import NaipItem
-from .plan import MODEL_BANDS, TargetGrid, lattice_offset
+from .plan import MODEL_BANDS, TargetGrid, band_problem, lattice_offset
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class ItemReader:
         if self.access.signs(self.item.href):
             why = "HTTP 403 — SAS token expired or invalid" if "403" in failure else failure
             raise ImageryAccessError(f"{self.item.id}: {why} (after one renewal)")
-        raise InvalidRasterError(self.item.id, f"cannot read {_public(self.item.href)} ({failure})")
+        raise InvalidRasterError(self.item.id, f"cannot read {public_href(self.item.href)} ({failure})")
 
     def header(self) -> ItemHeader:
         """The item's CRS, transform, size, band count and type; refuses fewer than 4 bands or no CRS."""
@@ -148,9 +148,7 @@ class ItemReader:
         if head.crs is None:
             raise InvalidRasterError(self.item.id, "no CRS in the file")
         if head.count < MODEL_BANDS:
-            named = "R,G,B" if head.count == 3 else f"{head.count} band(s)"
-            raise InvalidRasterError(self.item.id, f"{head.count} bands ({named}); the model needs "
-                                                   f"{MODEL_BANDS} (R,G,B,NIR)")
+            raise InvalidRasterError(self.item.id, band_problem(head.count))
         if head.dtype != "uint8":
             raise InvalidRasterError(self.item.id, f"data type {head.dtype}; NAIP is uint8")
         return head
@@ -341,7 +339,3 @@ def _first_line(exc: BaseException) -> str:
         exc = exc.__cause__
     text = str(exc).strip()
     return text.splitlines()[0][:240] if text else type(exc).__name__
-
-
-def _public(href: str) -> str:
-    return href.split("?", 1)[0]

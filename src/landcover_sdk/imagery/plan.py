@@ -191,7 +191,7 @@ def select_items(candidates: Sequence[NaipItem], place: Place, *, year: int | No
         if item.id in ruled_out:
             continue
         if item.bands is not None and item.bands < MODEL_BANDS:
-            ruled_out[item.id] = _band_problem(item.bands)
+            ruled_out[item.id] = band_problem(item.bands)
             continue
         if place.from_wgs84(item.shape()).intersects(place.search_area):
             usable.append(item)
@@ -228,7 +228,12 @@ def select_items(candidates: Sequence[NaipItem], place: Place, *, year: int | No
                      tuple(sorted((k, v) for k, v in ruled_out.items())))
 
 
-def _band_problem(bands: int) -> str:
+def band_problem(bands: int) -> str:
+    """Why an image of ``bands`` bands cannot be used, e.g. ``3 bands (R,G,B); the model needs 4 (R,G,B,NIR)``.
+
+    Args:
+        bands: the image's band count.
+    """
     named = "R,G,B" if bands == 3 else f"{bands} band(s)"
     return f"{bands} bands ({named}); the model needs {MODEL_BANDS} (R,G,B,NIR)"
 

@@ -35,7 +35,7 @@ from ..config.region import Region
 from ..data.raster import GeoTiffWriter
 from ..data.windows import PixelWindow
 from ..errors import ConfigError, InvalidRasterError, NoCoverageError, StorageError
-from .access import Access, AnonymousAccess, PlanetaryComputerSas, RequesterPaysS3
+from .access import Access, AnonymousAccess, PlanetaryComputerSas, RequesterPaysS3, public_href
 from .catalog import Catalog, StacApiCatalog, StaticCatalog
 from .items import DEFAULT_ASSET, NaipItem
 from .mosaic import MOSAIC_VERSION, ItemHeader, ItemReader, MosaicStats, default_resampling, mosaic_block
@@ -311,14 +311,15 @@ class NaipSource:
         """
         return sorted({i.year for i in self.search(region)}, reverse=True)
 
-    def select(self, region: Region | Mapping[str, Any]) -> Selection:
+    def select(self, region: Region | Mapping[str, Any], items: list[NaipItem] | None = None) -> Selection:
         """The items :meth:`for_region` would read, by footprint (the year policy applied; no pixel read).
 
         Args:
             region: the region.
+            items: the items :meth:`search` returned for it (searched again if not given).
         """
         place = self.locate(region)
-        return self._select(place, self._search(place), ())
+        return self._select(place, self._search(place) if items is None else items, ())
 
     def _select(self, place: Place, items: list[NaipItem], skipped: tuple[tuple[str, str], ...]) -> Selection:
         o = self.options
@@ -374,7 +375,8 @@ class NaipSource:
             ImageryAccessError: the imagery refuses to be read (expired SAS, missing credentials).
             InvalidRasterError: an item's image is not 4-band uint8.
         """
-        reg = _region(region, center=center, region_size=region_size, bbox=bbox, geometry=geometry, crs=crs)
+        reg = wgs84_default(_region(region, center=center, region_size=region_size, bbox=bbox, geometry=geometry,
+                                    crs=crs))
         place = self.locate(reg)  # outside the extent: fails before any request
         key = self.cache_key(reg)
         entry = self.cache_root / key
@@ -480,8 +482,9 @@ class NaipSource:
             years[str(item.year)] = years.get(str(item.year), 0.0) + share
             items.append({"id": item.id, "year": item.year, "state": item.state, "gsd": item.gsd,
                           "crs": head.crs.to_string(), "resolution": head.res, "datetime": item.datetime,
-                          "href": item.href.split("?", 1)[0], "self_href": item.self_href,
-                          "collection": item.collection, "pixel_fraction": round(share, 6)})
+                          "href": public_href(item.href), "self_href": item.self_href,
+                          "collection": item.collection, "footprint": item.footprint,
+                          "pixel_fraction": round(share, 6)})
         return {
             "format": SCENE_FORMAT,
             "software": f"landcover-sdk {__version__}",
@@ -500,6 +503,19 @@ class NaipSource:
             "sha256": _sha256(tif),
             "bytes": tif.stat().st_size,
         }
+
+
+def wgs84_default(region: Region) -> Region:
+    """``region`` with its CRS made explicit: bounds and geometries without one are WGS84 for a catalog.
+
+    (On a raster a missing CRS means the raster's own; a fetched scene's CRS is not known in advance.)
+
+    Args:
+        region: the region.
+    """
+    if region.kind in ("bounds", "geometry") and region.crs is None:
+        return region.model_copy(update={"crs": "EPSG:4326"})
+    return region
 
 
 def _blocks(grid: TargetGrid) -> list[PixelWindow]:
@@ -581,7 +597,8 @@ def _load(entry: Path, region: Region, max_age: float | None) -> ImageryScene | 
 
 def _item_from_provenance(data: dict[str, Any]) -> NaipItem:
     return NaipItem(id=data["id"], year=int(data["year"]), state=data.get("state"), gsd=data.get("gsd"),
-                    crs=data.get("crs"), footprint={}, href=data["href"], bands=4, datetime=data.get("datetime"),
+                    crs=data.get("crs"), footprint=data["footprint"], href=data["href"], bands=4,
+                    datetime=data.get("datetime"),
                     self_href=data.get("self_href"), collection=data.get("collection"))
 
 

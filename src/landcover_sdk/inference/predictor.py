@@ -439,6 +439,7 @@ class Predictor:
                 raise ConfigError("region: NAIP from a catalog needs a place: center_lat/center_lon (+ region_size), "
                                   "bounds or a geometry")
             src = source.for_region(region, progress=progress)
+            region = src.region  # bounds/geometry without a CRS are WGS84 for a catalog: now explicit
         if isinstance(src, ImageryScene):
             links = [SourceLink(i.self_href or i.href, f"NAIP {i.id}",
                                 "application/geo+json" if i.self_href else COG_TYPE, i.datetime) for i in src.items]
