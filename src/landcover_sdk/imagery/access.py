@@ -10,8 +10,9 @@ cannot be tested offline), has no forced refresh, and keeps tokens in a module g
 :class:`PlanetaryComputerSas` fetches a container token just before the first read, keeps it in
 memory until five minutes before its ``msft:expiry``, and re-fetches on demand after a refused
 read. Reads go through ``/vsicurl/`` with the signed URL, so a fresh token is a fresh GDAL cache
-key: through ``/vsiaz/`` GDAL keeps answering from what it cached for the path, and after a token
-expired in the middle of a read it kept refusing the renewed one (measured). The signed URL is
+key. Through ``/vsiaz/`` GDAL remembers a 403 for the path and refuses a renewed token too unless
+``CPL_VSIL_CURL_NON_CACHED`` excludes the container from its cache (measured in the review
+behind this module), which also drops the caching of every other read there. The signed URL is
 the only place the token goes; GDAL's messages that quote it are scrubbed before they reach an
 exception or a log record (:mod:`landcover_sdk.imagery.mosaic`).
 """
