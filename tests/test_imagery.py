@@ -263,6 +263,18 @@ def test_catalog_down_is_named_in_bounded_time(cache: Path) -> None:
     assert time.monotonic() - t0 < 5
 
 
+def test_a_hanging_catalog_times_out(api: StacApi, cache: Path) -> None:
+    api.hang = 3.0
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(CatalogError, match=rf"STAC catalog {api.url}: timed out"):
+            NaipSource.from_stac_api(api.url, retries=1, backoff=0.05, timeout=0.5).search(
+                Region.around(*TUTORIAL, size=512))
+        assert time.monotonic() - t0 < 5
+    finally:
+        api.hang = 0.0
+
+
 def test_catalog_503_twice_then_200_and_429_retry_after(source: NaipSource, api: StacApi) -> None:
     api.calls.clear()
     api.faults[:] = [503, 503]

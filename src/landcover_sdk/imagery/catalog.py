@@ -75,8 +75,10 @@ class StacApiCatalog:
 
         retry = Retry(total=self.retries, backoff_factor=self.backoff, status_forcelist=RETRY_STATUSES,
                       allowed_methods=None, respect_retry_after_header=True, raise_on_status=False)
-        io = StacApiIO(headers=self._headers, timeout=(min(self.timeout, 10.0), self.timeout), max_retries=retry)
-        return Client.open(self.location, stac_io=io)
+        timeout = (min(self.timeout, 10.0), self.timeout)
+        io = StacApiIO(headers=self._headers, timeout=timeout, max_retries=retry)
+        # Client.open hands its own timeout (default None: wait forever) to the StacApiIO it is given
+        return Client.open(self.location, stac_io=io, timeout=timeout)
 
     def items(self, polygon: dict[str, Any], *, limit: int) -> list[dict[str, Any]]:
         """Search the API (``collections`` + ``intersects``), every page, at most ``limit`` items.
@@ -165,6 +167,8 @@ def _reason(exc: BaseException) -> str:
 
     from requests import exceptions as rq
 
+    if "timed out" in str(exc).lower():
+        return "timed out (after retries)"
     if isinstance(exc, rq.RetryError):
         return "still failing after retries (HTTP 429/5xx)"
     if isinstance(exc, rq.ConnectionError):

@@ -158,7 +158,7 @@ class NaipSource:
     def from_planetary_computer(cls, year: int | None = None, *, subscription_key: str | None = None,
                                 stac_url: str = PLANETARY_COMPUTER_STAC, sas_url: str | None = None,
                                 collection: str = "naip", retries: int = 5, backoff: float = 0.5,
-                                **options: Any) -> NaipSource:
+                                timeout: float = 60.0, **options: Any) -> NaipSource:
         """Microsoft's Planetary Computer (anonymous; SAS tokens fetched just before reading, in memory only).
 
         Args:
@@ -169,17 +169,19 @@ class NaipSource:
             collection: the collection.
             retries: retries of a failing request (429/5xx/refused).
             backoff: seconds of the first retry's wait.
+            timeout: seconds to wait for each catalog response.
             **options: further :class:`FetchOptions` fields and ``cache``.
         """
         headers = {"Ocp-Apim-Subscription-Key": subscription_key} if subscription_key else None
-        catalog = StacApiCatalog(stac_url, collection=collection, retries=retries, backoff=backoff, headers=headers)
+        catalog = StacApiCatalog(stac_url, collection=collection, retries=retries, backoff=backoff, headers=headers,
+                                 timeout=timeout)
         access = PlanetaryComputerSas(sas_url, subscription_key=subscription_key, retries=retries)
         return cls._build(catalog, access, "planetary-computer", year, options)
 
     @classmethod
     def from_earth_search(cls, year: int | None = None, *, stac_url: str = EARTH_SEARCH_STAC,
                           collection: str = "naip", retries: int = 5, backoff: float = 0.5,
-                          **options: Any) -> NaipSource:
+                          timeout: float = 60.0, **options: Any) -> NaipSource:
         """Element 84's Earth Search: NAIP in AWS's requester-pays bucket (your AWS account pays for reads).
 
         Args:
@@ -188,15 +190,16 @@ class NaipSource:
             collection: the collection.
             retries: retries of a failing request.
             backoff: seconds of the first retry's wait.
+            timeout: seconds to wait for each catalog response.
             **options: further :class:`FetchOptions` fields and ``cache``.
         """
-        catalog = StacApiCatalog(stac_url, collection=collection, retries=retries, backoff=backoff)
+        catalog = StacApiCatalog(stac_url, collection=collection, retries=retries, backoff=backoff, timeout=timeout)
         return cls._build(catalog, RequesterPaysS3(), "earth-search", year, options)
 
     @classmethod
     def from_stac_api(cls, url: str, *, collection: str = "naip", year: int | None = None,
                       access: Access | None = None, retries: int = 5, backoff: float = 0.5,
-                      **options: Any) -> NaipSource:
+                      timeout: float = 60.0, **options: Any) -> NaipSource:
         """Any STAC API with item search whose items carry 4-band NAIP-like COGs.
 
         Args:
@@ -206,9 +209,10 @@ class NaipSource:
             access: how assets are read (default: files and public HTTP(S) COGs).
             retries: retries of a failing request.
             backoff: seconds of the first retry's wait.
+            timeout: seconds to wait for each catalog response.
             **options: further :class:`FetchOptions` fields, ``asset``, ``extent`` and ``cache``.
         """
-        catalog = StacApiCatalog(url, collection=collection, retries=retries, backoff=backoff)
+        catalog = StacApiCatalog(url, collection=collection, retries=retries, backoff=backoff, timeout=timeout)
         return cls._build(catalog, access or AnonymousAccess(), url, year, options)
 
     @classmethod
