@@ -103,6 +103,23 @@ def test_imagery_search_and_fetch_commands(api: StacApi, cache: Path, tmp_path: 
         assert ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
 
 
+def test_naip_to_blob_storage(api: StacApi, cache: Path, blob_store: Any, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    c = blob_store.container
+    place = ["--center-lat", str(TUTORIAL[0]), "--center-lon", str(TUTORIAL[1]), "--region-size", "256",
+             "--no-progress"]
+    assert main(["imagery", "fetch", f"az://{c}/scenes/tutorial.tif", "--source", api.url, *place]) == 0
+    assert main(["predict", MODEL, f"naip:{api.url}", f"az://{c}/out/classes.tif", "--mode", "fast", *place]) == 0
+    capsys.readouterr()
+    assert blob_store.list(f"az://{c}/") == [
+        f"az://{c}/out/classes.stac.json", f"az://{c}/out/classes.tif", f"az://{c}/scenes/tutorial.scene.json",
+        f"az://{c}/scenes/tutorial.tif"]
+    with rasterio.open(blob_store.gdal_path(f"az://{c}/scenes/tutorial.tif")) as ds:
+        assert ds.count == 4 and ds.shape == (384, 384)
+    assert main(["imagery", "fetch", "az://no-such-container/x.tif", "--source", api.url, *place]) == 1
+    assert "no-such-container" in capsys.readouterr().err
+
+
 def test_a_geometry_across_the_zone_line_is_predicted_and_masked(api: StacApi, cache: Path, tmp_path: Path) -> None:
     lat, lon = ZONE_LINE
     d = 0.004

@@ -136,7 +136,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     se.set_defaults(handler=_search)
 
     fe = isub.add_parser("fetch", help="a 4-band scene of a place on the tutorial's grid (cached), copied to OUT")
-    fe.add_argument("out", help="the GeoTIFF to write (a <stem>.scene.json is written beside it)")
+    fe.add_argument("out", help="the GeoTIFF to write, path or storage URL (a <stem>.scene.json is written beside it)")
     fe.add_argument("--source", default=None, help=SOURCE_HELP)
     place_args(fe)
     year_args(fe)
@@ -184,13 +184,15 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
+    from ..imagery.source import scene_json_name
+
     region = place_from_args(args)
     source = source_from_args(args.source, args)
     scene = source.fetch(region, args.out, refresh=args.refresh, progress=not args.no_progress)
     meta = scene.provenance
     years = ", ".join(f"{y} ({f:.0%})" for y, f in meta["years"].items())
-    print(f"wrote {scene.path} ({meta['grid']['height']}x{meta['grid']['width']} px, {meta['grid']['crs']}, "
+    print(f"wrote {args.out} ({meta['grid']['height']}x{meta['grid']['width']} px, {meta['grid']['crs']}, "
           f"NAIP {years}; region at rows {scene.window.row}..{scene.window.row_stop}, "
           f"cols {scene.window.col}..{scene.window.col_stop})")
-    print(f"wrote {scene.metadata_path}")
+    print(f"wrote {scene_json_name(args.out)}")
     return 0

@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ import rasterio
 from rasterio.enums import Resampling
 
 from .._atomic import atomic_output, atomic_write_text
-from .._util import cache_dir, progress_bar
+from .._util import cache_dir, is_remote, progress_bar
 from .._version import __version__
 from ..config.region import Region
 from ..data.raster import GeoTiffWriter
@@ -394,22 +395,38 @@ class NaipSource:
             return self._fetch(place, entry, progress)
 
     def fetch(self, region: Region | Mapping[str, Any], out: str | Path, **kwargs: Any) -> ImageryScene:
-        """:meth:`for_region`, then copy the scene to ``out`` (atomically) with ``<stem>.scene.json`` beside it.
+        """:meth:`for_region`, then copy the scene to ``out`` with ``<stem>.scene.json`` beside it.
+
+        Local files are written atomically; a storage URL (``az://container/scene.tif``) is
+        uploaded, its container checked before anything is fetched.
 
         Args:
             region: the region.
-            out: the GeoTIFF to write.
+            out: the GeoTIFF to write (path or storage URL).
             **kwargs: :meth:`for_region` options (``refresh``, ``progress``).
         """
+        if is_remote(out):
+            from ..storage import get_storage
+
+            store = get_storage(str(out))
+            store.check_container(str(out))
+            scene = self.for_region(region, **kwargs)
+            meta_url = scene_json_name(str(out))
+            with tempfile.TemporaryDirectory(prefix="lc-scene-") as tmp:
+                meta = Path(tmp) / "scene.json"
+                meta.write_text(json.dumps({**scene.provenance, "file": str(out).rsplit("/", 1)[-1]}, indent=2))
+                store.upload(scene.path, str(out))
+                store.upload(meta, meta_url)
+            return scene
         target = Path(out)
-        if target.parent and not target.parent.is_dir():
+        if not target.parent.is_dir():
             raise StorageError(f"{target}: output folder {target.parent} does not exist")
         scene = self.for_region(region, **kwargs)
-        meta = target.with_name(f"{target.stem}.scene.json")
-        with atomic_output(target) as tmp:
-            shutil.copyfile(scene.path, tmp)
-        atomic_write_text(meta, json.dumps({**scene.provenance, "file": target.name}, indent=2) + "\n")
-        return dataclasses.replace(scene, path=target, metadata_path=meta)
+        meta_path = Path(scene_json_name(str(target)))
+        with atomic_output(target) as tmp_path:
+            shutil.copyfile(scene.path, tmp_path)
+        atomic_write_text(meta_path, json.dumps({**scene.provenance, "file": target.name}, indent=2) + "\n")
+        return dataclasses.replace(scene, path=target, metadata_path=meta_path)
 
     def _fetch(self, place: Place, entry: Path, progress: bool) -> ImageryScene:
         t0 = time.perf_counter()
@@ -520,6 +537,18 @@ def wgs84_default(region: Region) -> Region:
     if region.kind in ("bounds", "geometry") and region.crs is None:
         return region.model_copy(update={"crs": "EPSG:4326"})
     return region
+
+
+def scene_json_name(out: str) -> str:
+    """Where :meth:`NaipSource.fetch` puts the provenance: ``scene.tif`` → ``scene.scene.json``.
+
+    Args:
+        out: the scene's path or storage URL.
+    """
+    for suffix in (".tiff", ".tif", ".TIFF", ".TIF"):
+        if out.endswith(suffix):
+            return out[: -len(suffix)] + ".scene.json"
+    return out + ".scene.json"
 
 
 def _blocks(grid: TargetGrid) -> list[PixelWindow]:
