@@ -31,15 +31,18 @@ from .config import (
 )
 from .data import TileDataset, TilePair
 from .errors import (
+    CatalogError,
     ConfigError,
     CoordinateError,
     DataError,
     EmptyDatasetError,
+    ImageryAccessError,
     InvalidRasterError,
     LabelValueError,
     LandcoverError,
     MissingPartnerError,
     ModelFormatError,
+    NoCoverageError,
     RasterMismatchError,
     RunnerError,
     StorageError,
@@ -47,6 +50,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .imagery import ImageryScene, NaipSource
     from .inference import EvaluationReport, PredictionResult, Predictor
     from .models import ModelFile, UNetModel, import_cntk
     from .runners import BatchAIRunner, JobResult, JobSpec, LocalRunner
@@ -56,6 +60,8 @@ if TYPE_CHECKING:  # pragma: no cover
 # Imported on first use: torch (UNetModel, Trainer) is an optional extra, and the rest keeps
 # `import landcover_sdk` fast.
 _LAZY: dict[str, str] = {
+    "NaipSource": ".imagery",
+    "ImageryScene": ".imagery",
     "Predictor": ".inference",
     "PredictionResult": ".inference",
     "EvaluationReport": ".inference",
@@ -88,6 +94,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AzureBlobStorage",
     "BatchAIRunner",
+    "CatalogError",
     "ClassScheme",
     "ConfigError",
     "CoordinateError",
@@ -95,6 +102,8 @@ __all__ = [
     "DataError",
     "EmptyDatasetError",
     "EvaluationReport",
+    "ImageryAccessError",
+    "ImageryScene",
     "InvalidRasterError",
     "JobResult",
     "JobSpec",
@@ -106,6 +115,8 @@ __all__ = [
     "ModelConfig",
     "ModelFile",
     "ModelFormatError",
+    "NaipSource",
+    "NoCoverageError",
     "PredictConfig",
     "PredictionResult",
     "Predictor",

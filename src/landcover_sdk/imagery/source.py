@@ -1,7 +1,7 @@
 """``NaipSource``: NAIP for a place, from a STAC catalog, as a cached local scene on the tutorial's grid.
 
 Example:
-    >>> from landcover_sdk.imagery import NaipSource
+    >>> from landcover_sdk import NaipSource
     >>> source = NaipSource.from_planetary_computer()            # doctest: +SKIP
     >>> scene = source.for_region(center=(37.055522, -78.638640), region_size=1024)  # doctest: +SKIP
     >>> scene.path, scene.window, [i.id for i in scene.items]   # doctest: +SKIP
