@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-import rasterio
 from rasterio.enums import Resampling
 
 from .._atomic import atomic_output, atomic_write_text
@@ -51,8 +50,6 @@ SPEC_PREFIX = "naip:"
 SCENE_FORMAT = "landcover-sdk imagery scene 1"
 BAND_NAMES = ("red", "green", "blue", "nir")
 RESAMPLINGS = ("average", "bilinear", "cubic", "nearest", "lanczos")
-#: GDAL's block cache while a scene is written and turned into a COG (GDAL's default is 5 % of RAM).
-SCENE_CACHE_MB = 256
 
 
 @dataclass(frozen=True)
@@ -433,8 +430,7 @@ class NaipSource:
         self.access.check([])  # credentials that can never work: refused before the catalog is asked
         items = self._search(place)
         skipped: tuple[tuple[str, str], ...] = ()
-        with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="lc-imagery") as pool, \
-                rasterio.Env(GDAL_CACHEMAX=SCENE_CACHE_MB):
+        with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="lc-imagery") as pool:
             while True:
                 selection = self._select(place, items, skipped)
                 self.access.check([i.href for i in selection.items])
