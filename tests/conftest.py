@@ -84,15 +84,20 @@ def cntk_fixtures() -> Path:
 
 
 # ---------------------------------------------------------------------------- Azurite
+def required_tool(binary: str | None, *, require_env: str, missing: str) -> str:
+    """``binary``, or skip the test saying what is ``missing`` — fail instead where CI sets ``require_env``."""
+    if binary is None:
+        if os.environ.get(require_env):
+            pytest.fail(f"{missing}, but {require_env} requires it")
+        pytest.skip(missing)
+    return binary
+
+
 def _azurite_or_skip() -> str:
     from .azurite import azurite_binary
 
-    binary = azurite_binary()
-    if binary is None:
-        if os.environ.get("LANDCOVER_REQUIRE_AZURITE"):
-            pytest.fail("Azurite is required (LANDCOVER_REQUIRE_AZURITE) but not installed: run `make azurite`")
-        pytest.skip("Azurite not installed (run `make azurite`, needs npm)")
-    return binary
+    return required_tool(azurite_binary(), require_env="LANDCOVER_REQUIRE_AZURITE",
+                         missing="Azurite not installed (run `make azurite`, needs npm)")
 
 
 @pytest.fixture(scope="session")
@@ -148,14 +153,11 @@ def batch() -> Any:
 
 # ---------------------------------------------------------------------------- NAIP from STAC
 def rustac_or_skip() -> str:
+    """The ``rustac`` STAC API server, or skip (fail in CI: ``LANDCOVER_REQUIRE_STAC``)."""
     from .stac_fixtures import rustac_binary
 
-    binary = rustac_binary()
-    if binary is None:
-        if os.environ.get("LANDCOVER_REQUIRE_STAC"):
-            pytest.fail("rustac is required (LANDCOVER_REQUIRE_STAC) but not installed")
-        pytest.skip("rustac not installed (pip install rustac; Python >= 3.11)")
-    return binary
+    return required_tool(rustac_binary(), require_env="LANDCOVER_REQUIRE_STAC",
+                         missing="rustac not installed (pip install rustac; Python >= 3.11)")
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ the test is skipped with the reason.
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import threading
 import time
@@ -27,6 +26,8 @@ from rasterio.warp import reproject
 from landcover_sdk import Predictor
 from landcover_sdk.data.synthetic import write_scenes
 
+from .conftest import required_tool
+
 uvicorn = pytest.importorskip("uvicorn")
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -38,15 +39,14 @@ TMS = morecantile.tms.get("WebMercatorQuad")
 BACKGROUND = (0xDC, 0xDC, 0xD8)  # .map's CSS background
 
 
+
 def _chromium() -> str:
     for name in ("chromium", "chromium-browser", "chromium-headless-shell"):
         path = shutil.which(name)
         if path:
             return path
-    message = "no Chromium found (apt-get install chromium)"
-    if os.environ.get("LANDCOVER_REQUIRE_BROWSER") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
+    return required_tool(None, require_env="LANDCOVER_REQUIRE_BROWSER",
+                         missing="no Chromium found (apt-get install chromium)")
 
 
 @pytest.fixture(scope="module")
