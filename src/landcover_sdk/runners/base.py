@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..errors import LandcoverError, RunnerError
+from ..imagery.source import is_spec
 from ..models.builtin import builtin_model, is_builtin
 from ..storage import get_storage
 from .spec import JobSpec
@@ -61,7 +62,7 @@ def plan_tasks(spec: JobSpec) -> list[TaskPlan]:
 def check_inputs(spec: JobSpec) -> None:
     """Raise :class:`RunnerError` naming the first input that does not exist (before any work starts)."""
     for key, url in spec.input_urls():
-        if url.startswith("naip:"):
+        if is_spec(url):
             continue  # fetched by the task itself (the job file was checked to name a place)
         if is_builtin(url):
             try:

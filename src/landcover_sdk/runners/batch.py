@@ -34,6 +34,7 @@ from .._util import progress_bar
 from .._version import __version__
 from ..config.models import AzureCredentials, RunnerConfig
 from ..errors import LandcoverError, RunnerError
+from ..imagery.source import is_spec
 from ..storage import StorageURL, get_storage, redact
 from ..storage.azure_blob import AzureBlobStorage
 from .base import JobResult, TaskPlan, TaskResult, check_inputs, plan_tasks
@@ -268,7 +269,7 @@ class BatchAIRunner:
         """Every request body of a submission, without network access."""
         spec = spec.resolved()
         for key, url in [*spec.input_urls(), ("outputs", spec.outputs)]:
-            if url.startswith("naip:"):
+            if is_spec(url):
                 continue  # nodes fetch NAIP themselves (signing tokens never travel in the job)
             if StorageURL.parse(url).scheme != "az":
                 raise RunnerError(f"{'inputs.' + key if key != 'outputs' else key}: {url}: Azure Batch jobs need "

@@ -15,6 +15,7 @@ from ..config.base import StrictModel, load_config, read_config_file
 from ..config.models import PredictConfig, TrainConfig
 from ..config.region import Region
 from ..errors import ConfigError, LandcoverError, RunnerError
+from ..imagery.source import is_spec, parse_spec
 
 JobKind = Literal["train", "predict", "evaluate"]
 
@@ -107,10 +108,8 @@ class JobSpec(StrictModel):
             raise ValueError("region: a job split into strip_rows predicts whole images")
         if self.kind == "train" and self.region is not None:
             raise ValueError("region: only for predict and evaluate jobs")
-        naip = [url for key, url in self.input_urls() if key in ("images", "image") and url.startswith("naip:")]
+        naip = [url for key, url in self.input_urls() if key in ("images", "image") and is_spec(url)]
         if naip:
-            from ..imagery.source import parse_spec
-
             for url in naip:
                 try:
                     parse_spec(url)

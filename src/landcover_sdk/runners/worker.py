@@ -18,6 +18,7 @@ from ..config.region import Region
 from ..data.dataset import strip_image_suffix
 from ..data.windows import PixelWindow
 from ..errors import RunnerError
+from ..imagery.source import is_spec
 from ..models.builtin import resolve_model
 from ..storage import StorageURL, fetch_to_cache, get_storage
 from .spec import JobSpec
@@ -221,9 +222,9 @@ def prediction_items(spec: JobSpec) -> list[tuple[str, PixelWindow | None, str]]
     items: list[tuple[str, PixelWindow | None, str]] = []
     images = spec.inputs["images"]
     assert isinstance(images, list)
-    naip = [i for i in images if i.startswith("naip:")]
+    naip = [i for i in images if is_spec(i)]
     for image in images:
-        if image.startswith("naip:"):
+        if is_spec(image):
             name = "naip" if len(naip) == 1 else f"naip{naip.index(image)}"
             items.append((image, None, f"{name}_classes.tif"))
             continue
