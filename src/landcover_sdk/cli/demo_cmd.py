@@ -152,6 +152,7 @@ def _train_on_synthetic(args: argparse.Namespace, out: Path) -> EvaluationReport
     print(pred.evaluation.table())
     print("outputs:")
     for label, path in (("model", result.model_path), ("class COG", pred.classes),
+                        ("STAC Item", pred.stac_item),
                         ("probabilities", pred.probabilities), ("preview", pred.preview),
                         ("metrics", out / "metrics.json"), ("comparison figure", out / "comparison.png"),
                         ("training log", out / "training" / "metrics.jsonl"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,9 +129,11 @@ def class_item(*, classes: str | Path, crs: CRS | None, transform: Affine, heigh
     if preview is not None:
         assets["preview"] = {"href": f"./{Path(str(preview)).name}", "type": "image/png", "roles": ["overview"],
                              "title": "preview of the classes"}
-    links = [{"rel": "derived_from", "href": s.href, "type": s.media_type, "title": s.title} for s in sources]
+    here = Path(item_path(classes)).resolve().parent if "://" not in str(classes) else None
+    links = [{"rel": "derived_from", "href": _relative(s.href, here), "type": s.media_type, "title": s.title}
+             for s in sources]
     if model is not None:
-        links.append({"rel": "derived_from", "href": model, "title": "land-cover model",
+        links.append({"rel": "derived_from", "href": _relative(model, here), "title": "land-cover model",
                       "type": "application/octet-stream"})
     return {
         "type": "Feature",
@@ -143,6 +146,16 @@ def class_item(*, classes: str | Path, crs: CRS | None, transform: Affine, heigh
         "assets": assets,
         "links": links,
     }
+
+
+def _relative(href: str, here: Path | None) -> str:
+    """A local file's href relative to the item's folder (STAC resolves relative links against the item)."""
+    if here is None or ":" in href.split("/", 1)[0]:  # URLs, storage URLs, builtin:NAME stay as they are
+        return href
+    try:
+        return os.path.relpath(Path(href).resolve(), here)
+    except ValueError:  # another drive (Windows)
+        return Path(href).resolve().as_uri()
 
 
 def _class(value: int, name: str, color: Sequence[int], nodata: bool) -> dict[str, Any]:
