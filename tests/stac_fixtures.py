@@ -337,8 +337,7 @@ class StacApi:
                 resp = conn.getresponse()
                 data = resp.read()
                 conn.close()
-                self._reply(resp.status, data, {"Content-Type": resp.getheader("Content-Type") or
-                                                "application/json"})
+                relay(self, resp, data)
 
             def _reply(self, status: int, data: bytes, headers: dict[str, str]) -> None:
                 self.send_response(status)
@@ -447,15 +446,7 @@ class SlowProxy:
                 resp = conn.getresponse()
                 data = resp.read()
                 conn.close()
-                self.send_response(resp.status)
-                for k, v in resp.getheaders():
-                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        self.send_header(k, v)
-                length = resp.getheader("Content-Length") if self.command == "HEAD" else None
-                self.send_header("Content-Length", length or str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
+                relay(self, resp, data)
 
             do_GET = do_HEAD = _forward  # noqa: N815 (http.server's names)
 
@@ -466,6 +457,23 @@ class SlowProxy:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def relay(handler: BaseHTTPRequestHandler, resp: http.client.HTTPResponse, body: bytes) -> None:
+    """Send an upstream response back through a proxy's handler: status, end-to-end headers, body.
+
+    A HEAD answer keeps the upstream's Content-Length (the size of the resource, which GDAL reads as the file
+    size), not the length of the empty body.
+    """
+    handler.send_response(resp.status)
+    for k, v in resp.getheaders():
+        if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+            handler.send_header(k, v)
+    length = resp.getheader("Content-Length") if handler.command == "HEAD" else None
+    handler.send_header("Content-Length", length or str(len(body)))
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(body)
 
 
 def rustac_binary() -> str | None:

@@ -37,6 +37,7 @@ from landcover_sdk.storage.azure_blob import GDAL_AZURE_KEYS
 
 from .azurite import ACCOUNT, KEY
 from .conftest import ORIGIN
+from .stac_fixtures import relay
 
 HOST = f"{ACCOUNT}.blob.core.windows.net"
 ENV_KEYS = ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT", "AZURE_STORAGE_KEY",
@@ -77,16 +78,8 @@ class RecordingProxy:
                 resp = conn.getresponse()
                 body = resp.read()
                 proxy.statuses.append((self.command, resp.status, self.headers.get("Range"), len(body)))
-                self.send_response(resp.status)
-                for k, v in resp.getheaders():
-                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        self.send_header(k, v)
-                length = resp.getheader("Content-Length") if self.command == "HEAD" else None
-                self.send_header("Content-Length", length or str(len(body)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(body)
                 conn.close()
+                relay(self, resp, body)
 
             def log_message(self, *args: Any) -> None:
                 pass

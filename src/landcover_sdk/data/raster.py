@@ -66,7 +66,7 @@ def open_raster(path: str | Path) -> Iterator[DatasetReader]:
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             ds = rasterio.open(target)
     except RasterioIOError as exc:
-        problem = "file not found" if not _exists(path) else f"not a readable raster ({_short(exc)})"
+        problem = "file not found" if not _exists(path) else f"not a readable raster ({short_error(exc)})"
         raise InvalidRasterError(path, problem) from exc
     try:
         yield ds
@@ -84,12 +84,18 @@ def _exists(path: str | Path) -> bool:
     return local_path(path).exists()
 
 
-def _short(exc: BaseException) -> str:
+def short_error(exc: BaseException, limit: int | None = 200) -> str:
+    """The first line of an error, GDAL's own explanation where rasterio chained it.
+
+    Args:
+        exc: the exception.
+        limit: most characters kept (``None``: the whole line).
+    """
     # rasterio's "See previous exception" messages carry GDAL's own explanation as the cause
     if "previous exception" in str(exc) and exc.__cause__ is not None:
         exc = exc.__cause__
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:200]
+    return text[:limit]
 
 
 @dataclass(frozen=True)
@@ -260,7 +266,7 @@ def _read(ds: DatasetReader, indexes: int | list[int], window: PixelWindow, sour
     try:
         return ds.read(indexes, window=window.to_rasterio())
     except RasterioError as exc:
-        raise InvalidRasterError(source or ds.name, f"cannot read window {window} ({_short(exc)})") from exc
+        raise InvalidRasterError(source or ds.name, f"cannot read window {window} ({short_error(exc)})") from exc
 
 
 def edge_indices(start: int, length: int, size: int, mode: PadMode) -> npt.NDArray[np.intp]:
@@ -379,7 +385,7 @@ def check_pixels(path: str | Path, *, chunk: int = 2048) -> None:
             except RasterioError as exc:
                 _find_bad_block(ds, win, path)
                 raise InvalidRasterError(path, f"pixel rows {win.row}..{win.row_stop}, cols {win.col}..{win.col_stop} "
-                                               f"cannot be read ({_short(exc)})") from exc
+                                               f"cannot be read ({short_error(exc)})") from exc
 
 
 def _find_bad_block(ds: DatasetReader, area: PixelWindow, path: str | Path) -> None:
@@ -393,7 +399,7 @@ def _find_bad_block(ds: DatasetReader, area: PixelWindow, path: str | Path) -> N
                 except RasterioError as exc:
                     raise InvalidRasterError(
                         path, f"band {band}: pixel block rows {r}..{blk.row_stop}, cols {c}..{blk.col_stop} "
-                              f"cannot be read (truncated or corrupt file: {_short(exc)})") from exc
+                              f"cannot be read (truncated or corrupt file: {short_error(exc)})") from exc
 
 
 def code_histogram(path: str | Path, *, block: int = 2048) -> dict[int, int]:

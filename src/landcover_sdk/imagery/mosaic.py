@@ -27,6 +27,7 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 
+from ..data.raster import short_error
 from ..data.windows import PixelWindow
 from ..errors import ImageryAccessError, InvalidRasterError
 from .access import Access, Opened, public_href
@@ -128,7 +129,7 @@ class ItemReader:
                 with rasterio.Env(**opened.options), rasterio.open(opened.path) as ds:
                     return work(ds)
             except RasterioError as exc:
-                failure = _scrub(_first_line(exc), opened)
+                failure = _scrub(short_error(exc, limit=None), opened)[:240]  # scrubbed whole, then cut
             if not self.access.signs(self.item.href):
                 break
             self.retries += 1
@@ -332,10 +333,3 @@ def install_log_scrubbing() -> None:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)
-
-
-def _first_line(exc: BaseException) -> str:
-    if "previous exception" in str(exc) and exc.__cause__ is not None:
-        exc = exc.__cause__
-    text = str(exc).strip()
-    return text.splitlines()[0][:240] if text else type(exc).__name__

@@ -58,11 +58,11 @@ class Place:
 
     def to_wgs84(self, geometry: Any) -> Any:
         """``geometry`` from :attr:`local_crs` to WGS84 (edges densified)."""
-        return _reproject_geometry(geometry, self.local_crs, CRS.from_epsg(4326))
+        return reproject_geometry(geometry, self.local_crs, CRS.from_epsg(4326))
 
     def from_wgs84(self, geometry: Any) -> Any:
         """``geometry`` from WGS84 to :attr:`local_crs`."""
-        return _reproject_geometry(geometry, CRS.from_epsg(4326), self.local_crs)
+        return reproject_geometry(geometry, CRS.from_epsg(4326), self.local_crs)
 
     def describe(self) -> str:
         """The region, for messages."""
@@ -101,11 +101,11 @@ def locate(region: Region, *, resolution: float, margin: int,
     else:
         crs = _region_crs(region)
         shape = shapely.geometry.box(*region.bounds) if region.bounds is not None else region.shape()
-        geo = _reproject_geometry(shape, crs, wgs84) if crs != wgs84 else shape
+        geo = reproject_geometry(shape, crs, wgs84) if crs != wgs84 else shape
         c = geo.centroid
         lon, lat = float(c.x), float(c.y)
         local = _utm(lon, lat)
-        area = _reproject_geometry(shape, crs, local)
+        area = reproject_geometry(shape, crs, local)
     if extent is not None and not any(w <= lon <= e and s <= lat <= n for w, s, e, n in extent):
         raise NoCoverageError(f"{region.describe()}: ({lat:.6f}, {lon:.6f}) is outside NAIP's coverage "
                               f"({NAIP_EXTENT_TEXT})")
@@ -127,7 +127,14 @@ def _utm(lon: float, lat: float) -> CRS:
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
 
-def _reproject_geometry(geometry: Any, src: CRS, dst: CRS) -> Any:
+def reproject_geometry(geometry: Any, src: CRS, dst: CRS) -> Any:
+    """A shapely geometry from ``src`` to ``dst``, its edges densified first (straight lines bend in another CRS).
+
+    Args:
+        geometry: the geometry.
+        src: its CRS.
+        dst: the CRS wanted.
+    """
     import shapely
 
     if src == dst:
@@ -346,7 +353,7 @@ def plan_grid(place: Place, crs: CRS, anchor: Affine, *, resolution: float, marg
         import shapely.geometry
 
         shape = shapely.geometry.box(*region.bounds) if region.bounds is not None else region.shape()
-        minx, miny, maxx, maxy = _reproject_geometry(shape, rcrs, crs).bounds
+        minx, miny, maxx, maxy = reproject_geometry(shape, rcrs, crs).bounds
         inv = ~lattice
         c_lo, r_lo = inv @ (minx, maxy)
         c_hi, r_hi = inv @ (maxx, miny)

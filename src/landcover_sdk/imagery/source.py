@@ -558,10 +558,10 @@ def _footprint(head: ItemHeader, grid: TargetGrid) -> Any:
     """The item's raster bounds in the grid's CRS (what its pixels can reach)."""
     import shapely.geometry
 
-    from .plan import _reproject_geometry
+    from .plan import reproject_geometry
 
     left, bottom, right, top = _bounds(head)
-    return _reproject_geometry(shapely.geometry.box(left, bottom, right, top), head.crs, grid.crs)
+    return reproject_geometry(shapely.geometry.box(left, bottom, right, top), head.crs, grid.crs)
 
 
 def _bounds(head: ItemHeader) -> tuple[float, float, float, float]:

@@ -169,19 +169,11 @@ def _class(value: int, name: str, color: Sequence[int], nodata: bool) -> dict[st
 def _footprint(crs: CRS | None, bbox: list[float]) -> tuple[dict[str, Any] | None, list[float] | None]:
     if crs is None:
         return None, None
-    from rasterio.warp import transform_geom
+    import shapely
+    import shapely.geometry
 
-    left, bottom, right, top = bbox
-    ring = [[left, bottom], [right, bottom], [right, top], [left, top], [left, bottom]]
-    if crs.to_epsg() == 4326:
-        geom: dict[str, Any] = {"type": "Polygon", "coordinates": [ring]}
-    else:
-        import shapely
-        import shapely.geometry
+    from ..imagery.plan import reproject_geometry
 
-        dense = shapely.segmentize(shapely.geometry.Polygon(ring), max(right - left, top - bottom) / 16)
-        geom = dict(transform_geom(crs, "EPSG:4326", shapely.geometry.mapping(dense), precision=7))
-        geom["coordinates"] = json.loads(json.dumps(geom["coordinates"]))  # tuples → lists
-    xs = [p[0] for p in geom["coordinates"][0]]
-    ys = [p[1] for p in geom["coordinates"][0]]
-    return geom, [min(xs), min(ys), max(xs), max(ys)]
+    wgs84 = reproject_geometry(shapely.geometry.box(*bbox), crs, CRS.from_epsg(4326))
+    geom: dict[str, Any] = json.loads(shapely.to_geojson(wgs84))
+    return geom, [float(v) for v in wgs84.bounds]
