@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from landcover_sdk import InvalidRasterError, StorageError
+from landcover_sdk import _registry as registry_module
 from landcover_sdk.config import AzureCredentials, ModelConfig
 from landcover_sdk.data import TileDataset, open_raster, read_window, write_scenes
 from landcover_sdk.data.windows import PixelWindow
@@ -138,9 +139,9 @@ def test_plugin_backend_registered_by_entry_point(monkeypatch: pytest.MonkeyPatc
         def load(self) -> Any:
             raise ImportError("plugin missing")
 
-    monkeypatch.setattr(storage_base, "entry_points", lambda group: [FakeEntryPoint(), BrokenEntryPoint()])
-    monkeypatch.setattr(storage_base, "_entry_points_loaded", False)
-    monkeypatch.setattr(storage_base, "_factories", dict(storage_base._factories))
+    monkeypatch.setattr(registry_module, "entry_points", lambda group: [FakeEntryPoint(), BrokenEntryPoint()])
+    monkeypatch.setattr(storage_base.BACKENDS, "_plugins_loaded", False)
+    monkeypatch.setattr(storage_base.BACKENDS, "_entries", dict(storage_base.BACKENDS._entries))
     reset_storage()
     assert isinstance(get_storage("mem://bucket/key"), MemoryStorage)
     with pytest.raises(StorageError, match="no storage backend for scheme 'broken'"):

@@ -8,10 +8,10 @@ import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import IO, Protocol, runtime_checkable
 
+from .._registry import Registry
 from ..errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -142,16 +142,21 @@ class Storage(Protocol):
 
 BackendFactory = Callable[[], Storage]
 
-_factories: dict[str, BackendFactory] = {}
+#: Factories by URL scheme, built-in and from the ``landcover_sdk.storage`` entry-point group.
+BACKENDS: Registry[BackendFactory] = Registry("storage backend", ENTRY_POINT_GROUP, StorageError)
 _instances: dict[str, Storage] = {}
 _lock = threading.Lock()
-_entry_points_loaded = False
 
 
 def register_backend(scheme: str, factory: BackendFactory) -> None:
-    """Register a factory building the backend for ``scheme`` (replaces a cached instance)."""
+    """Register a factory building the backend for ``scheme`` (replaces a cached instance).
+
+    Args:
+        scheme: the URL scheme (``az``, ``s3``...), case-insensitive.
+        factory: a zero-argument callable returning the :class:`Storage`.
+    """
+    BACKENDS.register(scheme, factory)
     with _lock:
-        _factories[scheme.lower()] = factory
         _instances.pop(scheme.lower(), None)
 
 
@@ -168,27 +173,9 @@ def reset_storage() -> None:
         _instances.clear()
 
 
-def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name.lower() in _factories:
-            continue
-        try:
-            factory = ep.load()
-        except Exception as exc:  # a broken plugin must not break the built-in backends
-            log.warning("storage plugin %s (%s) failed to load: %s", ep.name, ep.value, exc)
-            continue
-        _factories[ep.name.lower()] = factory
-
-
 def known_schemes() -> list[str]:
     """Every scheme a backend is registered for (built-in and plugins)."""
-    with _lock:
-        _load_entry_points()
-        return sorted(_factories)
+    return BACKENDS.names()
 
 
 def get_storage(url: str | Path) -> Storage:
@@ -196,14 +183,11 @@ def get_storage(url: str | Path) -> Storage:
     scheme = StorageURL.parse(url).scheme
     with _lock:
         inst = _instances.get(scheme)
-        if inst is not None:
-            return inst
-        _load_entry_points()
-        factory = _factories.get(scheme)
-        if factory is None:
-            raise StorageError(f"{url}: no storage backend for scheme {scheme!r} "
-                               f"(known: {', '.join(sorted(_factories))})")
-    inst = factory()
+    if inst is not None:
+        return inst
+    if scheme not in BACKENDS:
+        raise StorageError(f"{url}: no storage backend for scheme {scheme!r} "
+                           f"(known: {', '.join(BACKENDS.names())})")
+    inst = BACKENDS.get(scheme)()
     with _lock:
         return _instances.setdefault(scheme, inst)
-
