@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import threading
 import time
@@ -18,7 +19,7 @@ from landcover_sdk import Predictor
 from landcover_sdk.config.schemes import ClassScheme
 from landcover_sdk.data.windows import PixelWindow
 from landcover_sdk.errors import DataError
-from landcover_sdk.inference import softmax, soft_labels
+from landcover_sdk.inference import soft_labels, softmax
 from landcover_sdk.inference.render import classify
 from landcover_sdk.inference.shared import model_identity, shared_predictor
 from landcover_sdk.inference.units import (
@@ -66,14 +67,14 @@ def test_units_tile_any_window_without_gap_or_overlap_and_runs_cover_exactly_the
         count[dr, dc] += 1
         unit = grid.window(key)
         assert sr.stop <= unit.height and sc.stop <= unit.width
-        assert 0 <= unit.row and unit.row_stop <= shape[0] and unit.col_stop <= shape[1]
+        assert unit.row >= 0 and unit.row_stop <= shape[0] and unit.col_stop <= shape[1]
     assert (count == 1).all()
     runs = grid.runs(keys + keys[:3])  # repeats ignored
     assert sorted(k for run in runs for k in run) == sorted(keys)
     for run in runs:
         if mode == "fast":
             assert len(run) == 1
-        assert all(a[0] == b[0] and a[1] + 1 == b[1] for a, b in zip(run, run[1:], strict=False))
+        assert all(a[0] == b[0] and a[1] + 1 == b[1] for a, b in itertools.pairwise(run))
         area, read = grid.area(run), grid.read_window(run)
         assert area.row == run[0][0] * grid.side and area.col == run[0][1] * grid.side
         assert read.overlap(area) == area
