@@ -37,12 +37,8 @@ import numpy.typing as npt
 from ..config.schemes import ClassScheme
 from ..data.windows import PixelWindow
 from ..errors import ConfigError, DataError
+from ..inference import Mode, Predictor, classify, shared_predictor
 from ..inference import units as grid_units
-from ..inference.backends import CountingBackend
-from ..inference.predictor import Predictor
-from ..inference.render import classify
-from ..inference.shared import shared_predictor
-from ..inference.tiling import Mode
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +207,7 @@ class ClassifyLandcover:
         self.settings: Settings | None = None
         self.predictor: Predictor | None = None
         self.emd: dict[str, Any] | None = None
-        self._backend: CountingBackend | None = None
+        self._backend: grid_units.CountingBackend | None = None
         self._raster: _RasterGrid | None = None
         self._padding = 0
         self._max_cell = 0.0
@@ -283,8 +279,7 @@ class ClassifyLandcover:
         """
         settings = Settings.parse(scalars, self.emd)
         shared = shared_predictor(settings.model, settings.mode, settings.threads)
-        self._backend = CountingBackend(shared.backend)
-        self.predictor = Predictor(self._backend, shared.config)
+        self.predictor, self._backend = grid_units.counting_predictor(shared)
         self.settings = settings
         tiling = self.predictor.tiling(settings.mode)
         self._padding = tiling.aligned_margin if settings.grid == "Raster" else tiling.input_margin

@@ -10,7 +10,9 @@ keeping computed units in a byte-bounded cache:
 * :class:`UnitGrid` — unit keys covering a window, a key's pixels, which keys go to the network
   together (:meth:`UnitGrid.runs`), the imagery a run needs, and a window assembled from its units;
 * :class:`UnitCache` — a thread-safe, byte-bounded LRU of computed units;
-* :func:`compute_units` — the scores of one run, split into its units.
+* :func:`compute_units` — the scores of one run, split into its units;
+* :func:`counting_predictor` — the surface's own predictor on a shared session, counting the network
+  windows it evaluates (for its metrics and tests).
 
 What a unit is in each mode — and so what "fast" means on each surface — is decided here
 (:data:`REALTIME_FAST_SETTINGS`, :func:`unit_side`); ``docs/serve.md`` and ``docs/arcgis.md`` carry
@@ -22,18 +24,21 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from .._lru import SizedLRU
+from ..config.models import PredictConfig
 from ..data.windows import PixelWindow
 from ..errors import DataError
+from .backends import CountingBackend
+from .predictor import Predictor
 from .tiling import Tiling, row_runs
 
-if TYPE_CHECKING:  # the predictor is not imported at run time: it does not need this module
-    from .predictor import Predictor
+__all__ = ["FAST_TILING", "REALTIME_FAST_SETTINGS", "CountingBackend", "Key", "UnitCache", "UnitGrid",
+           "compute_units", "counting_predictor", "unit_side"]
 
 Key = tuple[int, int]
 K = TypeVar("K", bound=Hashable)
@@ -270,3 +275,15 @@ def compute_units(predictor: Predictor, grid: UnitGrid, canvas: npt.NDArray[Any]
         c0 = unit.col - area.col
         out[key] = np.ascontiguousarray(scores[:, :, c0 : c0 + unit.width])
     return out
+
+
+def counting_predictor(predictor: Predictor, config: PredictConfig | None = None) -> tuple[
+        Predictor, CountingBackend]:
+    """A predictor on ``predictor``'s session (shared, not rebuilt) that counts the network windows it evaluates.
+
+    Args:
+        predictor: the model, whose session is reused.
+        config: the surface's prediction settings (default: ``predictor``'s).
+    """
+    backend = CountingBackend(predictor.backend)
+    return Predictor(backend, config or predictor.config), backend

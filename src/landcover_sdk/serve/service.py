@@ -44,11 +44,8 @@ from .._version import __version__
 from ..data.raster import RasterInfo, gdal_path, read_window, valid_mask, write_raster
 from ..data.windows import PixelWindow
 from ..errors import ConfigError, DataError, InvalidRasterError, LandcoverError, SourceError, WindowError
+from ..inference import Mode, Predictor, classify
 from ..inference import units as grid_units
-from ..inference.backends import CountingBackend
-from ..inference.predictor import Predictor
-from ..inference.render import classify
-from ..inference.tiling import Mode
 from .scheduler import Scheduler, Ticket
 from .tiles import (
     PRECOMPUTED_MIN_ZOOM_STEPS,
@@ -205,8 +202,7 @@ class TileService:
         self.source = str(source)
         self.latency = _Latency()
         config = predictor.config.updated(mode=mode, **(grid_units.FAST_TILING["serve"] if mode == "fast" else {}))
-        self._backend = CountingBackend(predictor.backend)
-        self.predictor = Predictor(self._backend, config)
+        self.predictor, self._backend = grid_units.counting_predictor(predictor, config)
         self.scheme = self.predictor.scheme
         self.tiling = self.predictor.tiling(mode)
         self._path = gdal_path(self.source)

@@ -34,7 +34,7 @@ from ..config.schemes import ClassScheme
 from ..data.raster import RasterInfo, gdal_path, open_raster, read_info, read_window, valid_mask
 from ..data.windows import PixelWindow
 from ..errors import CoordinateError, DataError, WindowError
-from ..inference.render import soft_labels
+from ..inference import soft_labels
 
 TILE = 256
 WEB_MERCATOR = CRS.from_epsg(3857)
