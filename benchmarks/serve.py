@@ -36,8 +36,8 @@ import psutil
 
 from landcover_sdk import Predictor
 from landcover_sdk.data import write_scenes
+from landcover_sdk.inference.units import REALTIME_FAST_SETTINGS as FAST_SETTINGS
 from landcover_sdk.serve import TileService
-from landcover_sdk.serve.service import FAST_SETTINGS
 
 MODEL = "builtin:tutorial-250epochs"
 TMS = morecantile.tms.get("WebMercatorQuad")

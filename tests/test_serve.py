@@ -24,8 +24,8 @@ from landcover_sdk import Predictor
 from landcover_sdk.data.synthetic import write_scenes
 from landcover_sdk.errors import CoordinateError, DataError, InvalidRasterError, WindowError
 from landcover_sdk.inference import soft_labels, softmax
+from landcover_sdk.inference.units import REALTIME_FAST_SETTINGS as FAST_SETTINGS
 from landcover_sdk.serve import TileService
-from landcover_sdk.serve.service import FAST_SETTINGS
 
 fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
@@ -398,3 +398,65 @@ def test_remote_cogs_over_http_ranges_and_azurite(scene: Path, blob_store: Any, 
     finally:
         local.close()
         httpd.shutdown()
+
+
+def test_two_models_side_by_side_in_one_app(scene: Path) -> None:
+    tiny = _service(scene)
+    tutorial = TileService(Predictor.from_file("builtin:tutorial-250epochs"), scene, model_id="tutorial")
+    try:
+        with TestClient(create_app({"tiny": tiny, "tutorial": tutorial})) as c:
+            listed = c.get("/api/info").json()["models"]
+            assert [(m["name"], m["url"], m["model"]) for m in listed] == [("tiny", "tiny/", "tiny"),
+                                                                           ("tutorial", "tutorial/", "tutorial")]
+            assert c.get("/", follow_redirects=False).headers["location"] == "tiny/"
+            assert "leaflet.js" in c.get("/tutorial/").text
+            info = c.get("/tiny/api/info").json()
+            assert info["name"] == "tiny" and info["model"] == "tiny"
+            centre = TMS.tile(info["center"][1], info["center"][0], info["native_zoom"])
+            path = f"tiles/hard/{centre.z}/{centre.x}/{centre.y}.png"
+            a, b = c.get(f"/tiny/{path}"), c.get(f"/tutorial/{path}")
+            assert a.status_code == b.status_code == 200
+            assert a.content == tiny.tile("hard", centre.z, centre.x, centre.y)  # each its own model's tile
+            assert b.content == tutorial.tile("hard", centre.z, centre.x, centre.y)
+            assert a.content != b.content and a.headers["etag"] != b.headers["etag"]
+            assert c.get(f"/tutorial/{path}", headers={"If-None-Match": a.headers["etag"]}).status_code == 200
+            assert c.get("/tutorial/api/point?lon=0&lat=0").status_code == 404
+            assert c.get("/tiny/metrics").json()["units_computed"] >= 1
+            assert c.get("/static/app.js").status_code == 200
+    finally:
+        tiny.close()
+        tutorial.close()
+
+
+def test_the_page_script_uses_urls_relative_to_the_models_page() -> None:
+    from landcover_sdk.serve.app import static_dir
+
+    script = (Path(static_dir()) / "app.js").read_text()
+    for absolute in ('"/api', "`/api", '"/tiles', "`/tiles", "'/api", "'/tiles"):
+        assert absolute not in script
+
+
+def test_errors_map_to_statuses_through_one_table_and_modes_are_config_errors(scene: Path) -> None:
+    from landcover_sdk.errors import ConfigError, LandcoverError, SourceError
+    from landcover_sdk.serve.app import status_of
+    from landcover_sdk.serve.service import SourceError as ServiceSourceError
+
+    assert ServiceSourceError is SourceError
+    assert [status_of(e) for e in (SourceError("x"), CoordinateError("x"), WindowError("x"), LandcoverError("x"),
+                                   RuntimeError("x"))] == [502, 404, 400, 400, 500]
+    with pytest.raises(ConfigError, match="'quick' is not 'exact' or 'fast'"):
+        TileService(Predictor.from_file(TINY), scene, mode="quick")
+
+
+def test_serve_models_parse_named_and_plain() -> None:
+    from landcover_sdk.cli.serve_cmd import parse_models
+    from landcover_sdk.errors import ConfigError
+
+    assert parse_models(["m.onnx"]) == {"": "m.onnx"}
+    assert parse_models(["a=m.onnx", "b=builtin:tutorial-250epochs"]) == {"a": "m.onnx",
+                                                                          "b": "builtin:tutorial-250epochs"}
+    assert parse_models(["az://c/m.onnx?sv=1&sig=x"]) == {"": "az://c/m.onnx?sv=1&sig=x"}
+    both = parse_models(["x/m.onnx", "builtin:tutorial-250epochs"])
+    assert both == {"m": "x/m.onnx", "tutorial-250epochs": "builtin:tutorial-250epochs"}
+    with pytest.raises(ConfigError, match="twice"):
+        parse_models(["a=m.onnx", "a=n.onnx"])

@@ -102,6 +102,10 @@ class DataError(LandcoverError, ValueError):
     """Array input to the API is invalid (shape, dtype, NaN or infinite values)."""
 
 
+class SourceError(LandcoverError):
+    """The imagery could not be read while serving (the server keeps serving other requests)."""
+
+
 __all__ = [
     "CatalogError",
     "ConfigError",
@@ -117,6 +121,7 @@ __all__ = [
     "NoCoverageError",
     "RasterMismatchError",
     "RunnerError",
+    "SourceError",
     "StorageError",
     "WindowError",
 ]

@@ -15,8 +15,9 @@ PyTorch relative:
 * where ArcGIS says where a block lies (``tlc`` and ``props``), its pixels are predicted on the
   128-pixel grid anchored at the raster's top-left corner — the grid ``landcover predict`` uses —
   so blocks join without seams, the picture does not change as the user pans, and exact mode
-  equals the batch COG pixel for pixel. Computed 128² cores are kept (bounded) and reused by
-  neighbouring blocks. Where the position cannot be trusted, each block is tiled on its own.
+  equals the batch COG pixel for pixel. Computed 128² units (:mod:`landcover_sdk.inference.units`,
+  the mechanism the tile service uses too) are kept (bounded) and reused by neighbouring blocks.
+  Where the position cannot be trusted, each block is tiled on its own.
 """
 
 from __future__ import annotations
@@ -33,16 +34,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._lru import SizedLRU
 from ..config.schemes import ClassScheme
 from ..data.windows import PixelWindow
 from ..errors import ConfigError, DataError
-from ..inference.backends import CountingBackend
-from ..inference.metrics import softmax
-from ..inference.predictor import Predictor
-from ..inference.render import soft_labels
-from ..inference.tiling import Mode, row_runs
-from ..models.builtin import is_builtin, resolve_model
+from ..inference import Mode, Predictor, classify, shared_predictor
+from ..inference import units as grid_units
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +51,9 @@ DEFAULT_MODEL = "builtin:tutorial-250epochs"
 #: Classified only up to this multiple of the raster's own cell size unless told otherwise: coarser
 #: requests are served from pyramids, which the network was not trained on.
 AUTO_CELL_FACTOR = 1.5
-#: Computed cores kept per function object (5 classes × 128² float32 = 320 KiB each).
-CORE_CACHE_BYTES = 256 * 2**20
+#: Computed units kept per function object (5 classes × 128² float32 = 320 KiB each).
+UNIT_CACHE_BYTES = 256 * 2**20
+CORE_CACHE_BYTES = UNIT_CACHE_BYTES  # the name before units were shared with the tile service
 INSTALL_HINT = ("install the SDK into ArcGIS Pro's Python: clone the arcgispro-py3 environment, activate it, "
                 "and run `pip install landcover-sdk`")
 
@@ -164,32 +161,11 @@ def read_emd(model: str) -> dict[str, Any]:
 
 
 class _SharedModels:
-    """Predictors shared by every function object of the process, keyed by file, mode and threads.
-
-    ArcGIS builds a new function object for each layer and for each time a function raster is
-    opened; the model (and its ONNX Runtime session) is loaded once and reused.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._predictors: dict[tuple[str, int, int, str, int], Predictor] = {}
+    """The process's shared predictors (kept for code that called ``SHARED_MODELS.get``): see
+    :func:`landcover_sdk.inference.shared.shared_predictor`."""
 
     def get(self, model: str, mode: Mode, threads: int) -> Predictor:
-        path = resolve_model(model)
-        local = Path(path)
-        if not local.is_file():
-            hint = " (a built-in name is builtin:NAME)" if is_builtin(model) else ""
-            raise ConfigError(f"model: {model}: file not found{hint}")
-        stat = local.stat()
-        key = (str(local.resolve()), stat.st_size, stat.st_mtime_ns, mode, threads)
-        with self._lock:
-            predictor = self._predictors.get(key)
-            if predictor is None:
-                predictor = Predictor.from_file(local, mode=mode, threads=threads or None)
-                predictor.backend.prepare(mean_subtracted=predictor.tiling(mode).subtracts_block_means)
-                self._predictors[key] = predictor
-                log.info("loaded %s for %s mode", model, mode)
-            return predictor
+        return shared_predictor(model, mode, threads)
 
 
 SHARED_MODELS = _SharedModels()
@@ -231,11 +207,11 @@ class ClassifyLandcover:
         self.settings: Settings | None = None
         self.predictor: Predictor | None = None
         self.emd: dict[str, Any] | None = None
-        self._backend: CountingBackend | None = None
+        self._backend: grid_units.CountingBackend | None = None
         self._raster: _RasterGrid | None = None
         self._padding = 0
         self._max_cell = 0.0
-        self._cores: SizedLRU[tuple[int, int], npt.NDArray[np.float32]] = _core_cache()
+        self._units: grid_units.UnitCache[grid_units.Key, npt.NDArray[np.float32]] = _unit_cache()
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ protocol
@@ -302,13 +278,12 @@ class ClassifyLandcover:
             **scalars: the values of every non-raster parameter.
         """
         settings = Settings.parse(scalars, self.emd)
-        shared = SHARED_MODELS.get(settings.model, settings.mode, settings.threads)
-        self._backend = CountingBackend(shared.backend)
-        self.predictor = Predictor(self._backend, shared.config)
+        shared = shared_predictor(settings.model, settings.mode, settings.threads)
+        self.predictor, self._backend = grid_units.counting_predictor(shared)
         self.settings = settings
         tiling = self.predictor.tiling(settings.mode)
         self._padding = tiling.aligned_margin if settings.grid == "Raster" else tiling.input_margin
-        self._cores = _core_cache()
+        self._units = _unit_cache()
         config: dict[str, Any] = {
             "extractBands": settings.bands,
             "padding": self._padding,
@@ -318,7 +293,7 @@ class ClassifyLandcover:
             "invalidateProperties": 2 | 4 | 8,
         }
         if self.emd is not None:
-            # Classify Pixels Using Deep Learning cuts the raster into fixed tiles from its origin: whole cores.
+            # Classify Pixels Using Deep Learning cuts the raster into fixed tiles from its origin: whole units.
             side = 4 * tiling.model_core
             config.update(tx=side, ty=side, fixedTileSize=1, batch_size=1)
         return config
@@ -342,7 +317,7 @@ class ClassifyLandcover:
             raise DataError(f"raster: pixel type {pixel_type!r}; the model needs 8-bit unsigned imagery ('u1') "
                             "as NAIP delivers it")
         self._raster = _raster_grid(info)
-        self._cores = _core_cache()  # cores belong to one raster
+        self._units = _unit_cache()  # units belong to one raster
         cell = max(abs(self._raster.cell_x), abs(self._raster.cell_y)) if self._raster is not None else 0.0
         self._max_cell = settings.max_cell_size or AUTO_CELL_FACTOR * cell
         if self._raster is not None and not 0.5 <= cell <= 2.0:
@@ -494,49 +469,42 @@ class ClassifyLandcover:
 
     def _exact_scores(self, pixels: npt.NDArray[Any], area: PixelWindow, origin: tuple[int, int],
                       shape: tuple[int, int]) -> npt.NDArray[np.float32]:
-        """Exact-mode scores of ``area`` (inside the raster) from cached cores, computing the missing ones."""
+        """Exact-mode scores of ``area`` (inside the raster) from cached units, computing the missing ones."""
         _, predictor = self._configured()
-        r, c, rows, cols = area.row, area.col, area.height, area.width
-        k = predictor.tiling("exact").model_core
-        cores = [(i, j) for i in range(r // k, (r + rows - 1) // k + 1) for j in range(c // k, (c + cols - 1) // k + 1)]
-        missing = [ij for ij in cores if self._cores.get(ij) is None]
-        for run in row_runs(missing):  # each run of missing cores along a row in one call: no core twice
-            (i, j0), n = run[0], len(run)
-            scores = predictor.predict_area(pixels, PixelWindow(i * k, j0 * k, k, n * k), origin=origin,
-                                            raster_shape=shape, mode="exact")
-            for j in range(n):
-                self._cores.put((i, j0 + j), scores[:, :, j * k : (j + 1) * k].copy())
-        i_first, j_first = r // k, c // k
-        n_i, n_j = (r + rows - 1) // k - i_first + 1, (c + cols - 1) // k - j_first + 1
-        whole = np.empty((predictor.scheme.num_classes, n_i * k, n_j * k), dtype=np.float32)
-        for i, j in cores:
-            core = self._cores.get((i, j))
-            if core is None:  # dropped by the cache while this block was assembled: compute it again
-                core = predictor.predict_area(pixels, PixelWindow(i * k, j * k, k, k), origin=origin,
-                                              raster_shape=shape, mode="exact")
-            whole[:, (i - i_first) * k : (i - i_first + 1) * k, (j - j_first) * k : (j - j_first + 1) * k] = core
-        dr, dc = r - i_first * k, c - j_first * k
-        return whole[:, dr : dr + rows, dc : dc + cols]
+        grid = grid_units.UnitGrid(predictor.tiling("exact"), shape)
+        keys = grid.keys(area)
+        found = self._units.get_many(keys)
+        # each run of missing units along a row in one call; a unit dropped by the cache while this block is
+        # assembled is simply kept in ``found``
+        for run in grid.runs(k for k in keys if k not in found):
+            computed = grid_units.compute_units(predictor, grid, pixels, origin, run)
+            self._units.put_many(computed)
+            found.update(computed)
+        return grid.assemble(area, found)
 
     def _render(self, scores: npt.NDArray[np.float32], valid: npt.NDArray[np.bool_],
                 out: npt.NDArray[Any]) -> None:
         settings, predictor = self._configured()
+        scheme = predictor.scheme
         if settings.output in ("Hard", "Classes"):
-            classes = scores.argmax(axis=0).astype(np.uint8)
-            nodata = predictor.scheme.nodata_class
-            classes[~valid] = nodata if nodata is not None else 0
-            out[0] = classes
+            # Always the no-data class (the scheme's, else 0) where the input has none, whatever
+            # PredictConfig.nodata_to_class0 says: the output mask hides those pixels too, but tools that read the
+            # values under it (Classify Pixels Using Deep Learning) then see no-data, not a guess.
+            nodata = scheme.nodata_class if scheme.nodata_class is not None else 0
+            hard = classify(scores, valid, scheme, nodata_class=nodata)
+            out[0] = hard.classes
             return
-        probs = softmax(scores, axis=0)
         if settings.output == "Probabilities":
-            out[:] = probs
+            out[:] = classify(scores, valid, scheme, nodata_class=None, classes=False, probabilities=True).probabilities
         else:
-            out[:] = soft_labels(probs, predictor.scheme).transpose(2, 0, 1)
+            rgb = classify(scores, valid, scheme, nodata_class=None, classes=False, soft=True).soft
+            assert rgb is not None
+            out[:] = rgb.transpose(2, 0, 1)
         out[:, ~valid] = 0
 
 
-def _core_cache() -> SizedLRU[tuple[int, int], npt.NDArray[np.float32]]:
-    return SizedLRU(CORE_CACHE_BYTES, lambda a: int(a.nbytes))
+def _unit_cache() -> grid_units.UnitCache[grid_units.Key, npt.NDArray[np.float32]]:
+    return grid_units.UnitCache(UNIT_CACHE_BYTES, lambda a: int(a.nbytes))
 
 
 def _bands_text(bands: Sequence[int]) -> str:

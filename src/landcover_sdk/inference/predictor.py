@@ -55,9 +55,10 @@ from ..data.windows import PixelWindow
 from ..errors import ConfigError, DataError, InvalidRasterError, LabelValueError, StorageError
 from ..models.builtin import resolve_model
 from .backends import Backend, BackendName, check_batch, load_backend
-from .metrics import EvaluationReport, softmax
+from .metrics import EvaluationReport
 from .outputs import BlockPrediction, ClassRaster, Metrics, Pictures, ProbabilityRaster, RasterGrid, Sink
 from .reader import Block, pad_mode, read_blocks
+from .render import classify
 from .stac import COG_TYPE, SourceLink, class_item, item_path
 from .tiling import Mode, Tiling, score_area
 
@@ -310,12 +311,10 @@ class Predictor:
             npt.NDArray[np.uint8], npt.NDArray[np.float32] | None]:
         x = block.data.astype(np.float32) * np.float32(self.input_scale)
         scores = score_area(self.backend, tiling, x, block.out.height, block.out.width)
-        # argmax of the scores equals argmax of their softmax: softmax only when a sink needs the values
-        classes = scores.argmax(axis=0).astype(np.uint8)
-        nodata = self.scheme.nodata_class
-        if self.config.nodata_to_class0 and nodata is not None:
-            classes[~block.valid] = nodata
-        return classes, (softmax(scores, axis=0) if probabilities else None)
+        nodata = self.scheme.nodata_class if self.config.nodata_to_class0 else None
+        out = classify(scores, block.valid, self.scheme, nodata_class=nodata, probabilities=probabilities)
+        assert out.classes is not None
+        return out.classes, out.probabilities
 
     def predict_raster(
         self,

@@ -7,6 +7,7 @@ scheme's (the tutorial's colour map truncated to 8 bits, as in its published ren
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,54 @@ from PIL import Image, ImageDraw, ImageFont
 from .._atomic import atomic_output
 from ..config.schemes import ClassScheme
 from ..errors import DataError
+from .metrics import softmax
 
 RGBArray = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class Classified:
+    """What :func:`classify` made of a block of scores (each ``None`` unless asked for).
+
+    Attributes:
+        classes: ``(H, W)`` uint8 class ids.
+        probabilities: ``(C, H, W)`` float32 softmax of the scores.
+        soft: ``(H, W, 3)`` uint8 class colours blended by probability.
+    """
+
+    classes: npt.NDArray[np.uint8] | None
+    probabilities: npt.NDArray[np.float32] | None
+    soft: RGBArray | None
+
+
+def classify(scores: npt.NDArray[np.float32], valid: npt.NDArray[np.bool_], scheme: ClassScheme, *,
+             nodata_class: int | None, classes: bool = True, probabilities: bool = False,
+             soft: bool = False) -> Classified:
+    """Network scores to class ids (and, if asked, probabilities and soft colours): the one place every surface
+    turns scores into classes.
+
+    What invalid input pixels become is the caller's explicit choice: ``predict_raster`` and ``serve`` pass the
+    scheme's no-data class when ``PredictConfig.nodata_to_class0`` is set (``None`` otherwise); the ArcGIS function
+    always passes one (the scheme's, or 0), because it also masks those pixels and ArcGIS shows the class value
+    under the mask in some tools.
+
+    Args:
+        scores: ``(C, H, W)`` network scores.
+        valid: ``(H, W)`` bool, ``False`` where the input has no data.
+        scheme: the model's classes (for soft colours).
+        nodata_class: the class written where ``valid`` is ``False``; ``None`` keeps the argmax there.
+        classes: compute class ids (the argmax of the scores, which equals that of their softmax).
+        probabilities: compute the softmax of the scores.
+        soft: compute soft colours (implies the softmax).
+    """
+    ids: npt.NDArray[np.uint8] | None = None
+    if classes:
+        ids = scores.argmax(axis=0).astype(np.uint8)
+        if nodata_class is not None:
+            ids[~valid] = nodata_class
+    probs = softmax(scores, axis=0) if probabilities or soft else None
+    rgb = soft_labels(probs, scheme) if soft and probs is not None else None
+    return Classified(ids, probs if probabilities else None, rgb)
 
 
 def naip_rgb(image: npt.NDArray[Any], *, scale: float = 1.0 / 256.0) -> RGBArray:

@@ -4,6 +4,6 @@ Install with ``pip install "landcover-sdk[serve]"`` (FastAPI, uvicorn, morecanti
 predicts on the raster's own grid, exactly as ``landcover predict`` does, and caches what it computed.
 """
 
-from .service import LAYERS, SourceError, TileRequest, TileService, Unit
+from .service import LAYERS, SourceError, TileRequest, TileResult, TileService, Unit
 
-__all__ = ["LAYERS", "SourceError", "TileRequest", "TileService", "Unit"]
+__all__ = ["LAYERS", "SourceError", "TileRequest", "TileResult", "TileService", "Unit"]

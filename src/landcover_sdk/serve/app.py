@@ -1,28 +1,40 @@
 """The web app of ``landcover serve``: a thin FastAPI layer over :class:`~.service.TileService`.
 
-Routes: ``/`` (the three-pane page), ``/tiles/{naip|soft|hard}/{z}/{x}/{y}.png``, ``/api/info``,
-``/api/point``, ``/api/stats``, ``/api/export``, ``/metrics``, ``/static/…`` (the page's own files and
-the vendored Leaflet; nothing is fetched from another host). Tiles carry a strong ``ETag``
-(``If-None-Match`` → 304 without any work), 204 outside the raster; a browser that gives a tile up
-(Leaflet aborts tiles on zoom) cancels its computation.
+:func:`tile_router` makes the routes of one service, relative to wherever it is mounted: ``/`` (the
+three-pane page), ``tiles/{naip|soft|hard}/{z}/{x}/{y}.png``, ``api/info``, ``api/point``,
+``api/stats``, ``api/export``, ``metrics``. :func:`create_app` mounts one service at ``/`` (the URLs
+of a single-model server are as they always were) or several side by side under ``/{name}/``, and
+serves ``/static/…`` (the page's own files and the vendored Leaflet; nothing is fetched from another
+host). Tiles carry a strong ``ETag`` (``If-None-Match`` → 304 without any work), 204 outside the
+raster; a browser that gives a tile up (Leaflet aborts tiles on zoom) cancels its computation.
+Errors map to HTTP statuses through :data:`STATUS_CODES`. ``docs/http-api.md`` is the reference.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from ..errors import CoordinateError, LandcoverError, WindowError
-from .service import LAYERS, SourceError, TileService
+from ..errors import CoordinateError, LandcoverError, SourceError, WindowError
+from .service import LAYERS, TileService
 
 #: How often a waiting tile checks whether its browser is still there.
 DISCONNECT_POLL_S = 0.05
+
+#: The HTTP status of each error (the most specific class listed wins): an unreadable source is the upstream's
+#: fault (502), a position outside the raster is not found (404), any other SDK error is a bad request (400).
+STATUS_CODES: dict[type[Exception], int] = {
+    SourceError: 502,
+    CoordinateError: 404,
+    LandcoverError: 400,
+}
 
 
 def static_dir() -> str:
@@ -30,40 +42,41 @@ def static_dir() -> str:
     return str(resources.files("landcover_sdk.serve") / "static")
 
 
-def create_app(service: TileService) -> FastAPI:
-    """The ASGI app serving ``service``.
+def status_of(exc: Exception) -> int:
+    """The HTTP status :data:`STATUS_CODES` gives ``exc`` (500 if none does).
+
+    Args:
+        exc: the error.
+    """
+    for cls in type(exc).__mro__:
+        if cls in STATUS_CODES:
+            return STATUS_CODES[cls]
+    return 500
+
+
+def tile_router(service: TileService, *, name: str = "") -> APIRouter:
+    """The routes of one service, relative to where they are mounted.
 
     Args:
         service: the tile service (its source, model and cache).
+        name: the name it is mounted under (shown in ``api/info``; empty at the root).
     """
-    app = FastAPI(title="landcover serve", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.service = service
+    router = APIRouter()
     static = static_dir()
-    app.mount("/static", StaticFiles(directory=static), name="static")
 
-    @app.exception_handler(LandcoverError)
-    async def landcover_error(_: Request, exc: LandcoverError) -> JSONResponse:
-        status = 502 if isinstance(exc, SourceError) else (404 if isinstance(exc, CoordinateError) else 400)
-        return JSONResponse({"error": str(exc)}, status_code=status)
-
-    @app.get("/", include_in_schema=False)
+    @router.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(f"{static}/index.html", media_type="text/html")
 
-    @app.get("/favicon.ico", include_in_schema=False)
-    async def favicon() -> FileResponse:
-        return FileResponse(f"{static}/favicon.png", media_type="image/png")
-
-    @app.get("/api/info")
+    @router.get("/api/info")
     async def info() -> dict[str, Any]:
-        return service.describe()
+        return {**service.describe(), "name": name}
 
-    @app.get("/tiles/{layer}/{z}/{x}/{y}.png")
+    @router.get("/tiles/{layer}/{z}/{x}/{y}.png")
     async def tile(request: Request, layer: str, z: int, x: int, y: int) -> Response:
-        if layer not in LAYERS:
+        if layer not in LAYERS:  # a resource that does not exist: 404, where a tile off the grid is a bad request
             raise HTTPException(404, f"no layer {layer!r} (layers: {', '.join(LAYERS)})")
-        if not 0 <= z <= 30 or not (0 <= x < 2**z and 0 <= y < 2**z):
-            raise HTTPException(400, f"tile {z}/{x}/{y} does not exist")
+        service.check_tile(layer, z, x, y)
         etag = f'"{service.etag(layer, z, x, y)}"'
         headers = {"ETag": etag, "Cache-Control": "public, max-age=3600"}
         if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
@@ -79,36 +92,84 @@ def create_app(service: TileService) -> FastAPI:
                 if await request.is_disconnected():
                     req.cancel()
                     return Response(status_code=499)
-            data = waiter.result()
+            result = waiter.result()
         except asyncio.CancelledError:
             req.cancel()
             raise
-        if data is None:
+        if result.kind == "outside":
             return Response(status_code=204, headers=headers)
-        if data is service.zoom_in_tile():
+        if result.kind == "zoom_in":
             headers["X-Landcover-Tile"] = "zoom-in"
         headers["Server-Timing"] = f"tile;dur={(time.perf_counter() - t0) * 1e3:.1f}"
-        return Response(data, media_type="image/png", headers=headers)
+        return Response(result.data, media_type="image/png", headers=headers)
 
-    @app.get("/api/point")
+    @router.get("/api/point")
     async def point(lon: float = Query(...), lat: float = Query(...)) -> dict[str, Any]:
         return await asyncio.to_thread(service.point, lon, lat)
 
-    @app.get("/api/stats")
+    @router.get("/api/stats")
     async def stats(bbox: str = Query(..., description="min lon,min lat,max lon,max lat"),
                     compute: bool = False) -> dict[str, Any]:
         return await asyncio.to_thread(service.stats_in, _bbox(bbox), compute=compute)
 
-    @app.get("/api/export")
+    @router.get("/api/export")
     async def export(bbox: str = Query(..., description="min lon,min lat,max lon,max lat")) -> Response:
         data = await asyncio.to_thread(service.export, _bbox(bbox))
         return Response(data, media_type="image/tiff",
                         headers={"Content-Disposition": 'attachment; filename="landcover.tif"'})
 
-    @app.get("/metrics")
+    @router.get("/metrics")
     async def metrics() -> dict[str, Any]:
         return service.metrics()
 
+    return router
+
+
+def create_app(services: Mapping[str, TileService] | TileService) -> FastAPI:
+    """The ASGI app serving one service at ``/``, or several side by side under ``/{name}/``.
+
+    With several, ``/api/info`` lists them (name, URL, model, mode, source) and ``/`` redirects to the
+    first one's page.
+
+    Args:
+        services: the tile service, or tile services by name (URL path segments).
+    """
+    app = FastAPI(title="landcover serve", docs_url=None, redoc_url=None, openapi_url=None)
+    static = static_dir()
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.exception_handler(LandcoverError)
+    async def landcover_error(_: Request, exc: LandcoverError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=status_of(exc))
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        return FileResponse(f"{static}/favicon.png", media_type="image/png")
+
+    if isinstance(services, TileService):
+        app.state.service = services
+        app.state.services = {"": services}
+        app.include_router(tile_router(services))
+        return app
+    if not services:
+        raise WindowError("create_app: no services to serve")
+    for name in services:
+        if not name or "/" in name or name in ("static", "api", "favicon.ico"):
+            raise WindowError(f"create_app: {name!r} cannot name a model's URL path")
+    app.state.services = dict(services)
+    first = next(iter(services))
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse(f"{first}/")
+
+    @app.get("/api/info")
+    async def models() -> dict[str, Any]:
+        return {"models": [{"name": name, "url": f"{name}/", "model": s.model_id, "mode": s.mode,
+                            "source": s.describe()["source"]} for name, s in services.items()]}
+
+    for name, service in services.items():
+        app.include_router(tile_router(service, name=name), prefix=f"/{name}")
     return app
 
 

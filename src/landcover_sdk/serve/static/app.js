@@ -3,7 +3,7 @@
 "use strict";
 
 (async function () {
-  const info = await (await fetch("/api/info")).json();
+  const info = await (await fetch("api/info")).json();
   const panes = ["naip", "soft", "hard"];
   const status = {};
   window.lcStatus = status;
@@ -36,7 +36,7 @@
     });
     window.lcMaps[pane] = map;
     const s = (status[pane] = { pending: 0, loaded: 0, errors: 0, aborted: 0 });
-    const layer = L.tileLayer(`/tiles/${pane}/{z}/{x}/{y}.png`, {
+    const layer = L.tileLayer(`tiles/${pane}/{z}/{x}/{y}.png`, {
       tileSize: 256, maxZoom: info.max_zoom, maxNativeZoom: info.max_zoom, bounds: bounds,
       keepBuffer: 1, updateWhenZooming: false,
     });
@@ -56,7 +56,7 @@
   }
 
   // Overlay of the classes on the imagery pane, with an opacity slider.
-  const overlay = L.tileLayer("/tiles/hard/{z}/{x}/{y}.png", { bounds: bounds, maxZoom: info.max_zoom, opacity: 0.6 });
+  const overlay = L.tileLayer("tiles/hard/{z}/{x}/{y}.png", { bounds: bounds, maxZoom: info.max_zoom, opacity: 0.6 });
   document.getElementById("overlay").addEventListener("change", (e) => {
     if (e.target.checked) overlay.addTo(window.lcMaps.naip); else overlay.remove();
   });
@@ -78,7 +78,8 @@
   };
   for (const pane of panes) window.lcMaps[pane].on("moveend", follow(window.lcMaps[pane]));
 
-  // Hover read-out from /api/point (one request in flight at a time).
+  // Hover read-out from api/point (one request in flight at a time). Every URL here is relative to the
+  // page, which may be one of several models served side by side under /{name}/.
   const readout = document.getElementById("readout");
   let asking = false;
   for (const pane of panes) {
@@ -86,7 +87,7 @@
       if (asking) return;
       asking = true;
       try {
-        const r = await fetch(`/api/point?lon=${e.latlng.lng}&lat=${e.latlng.lat}`);
+        const r = await fetch(`api/point?lon=${e.latlng.lng}&lat=${e.latlng.lat}`);
         if (r.ok) {
           const p = await r.json();
           const best = Object.entries(p.probabilities).sort((a, b) => b[1] - a[1]);
@@ -104,8 +105,8 @@
   async function updateView(map) {
     const b = map.getBounds();
     const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(",");
-    exportLink.href = `/api/export?bbox=${bbox}`;
-    const r = await fetch(`/api/stats?bbox=${bbox}`);
+    exportLink.href = `api/export?bbox=${bbox}`;
+    const r = await fetch(`api/stats?bbox=${bbox}`);
     if (!r.ok) { shares.textContent = ""; return; }
     const s = await r.json();
     shares.textContent = s.coverage > 0
