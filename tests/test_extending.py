@@ -62,5 +62,5 @@ def test_a_storage_backend_is_one_file_and_one_registration(mounted: Path, scene
         assert ds.shape == src.shape and ds.crs == src.crs
         assert np.isin(ds.read(1), [0, 1, 2, 3, 4]).all()
     assert result.megapixels_per_second > 0
-    with pytest.raises(StorageError, match="share .* is not mounted"):
+    with pytest.raises(StorageError, match=r"share .* is not mounted"):
         store.check_container("mnt://nowhere/x.tif")
