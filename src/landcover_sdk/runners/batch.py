@@ -37,7 +37,7 @@ from ..errors import LandcoverError, RunnerError
 from ..imagery.source import is_spec
 from ..storage import StorageURL, get_storage, redact
 from ..storage.azure_blob import AzureBlobStorage
-from .base import JobResult, TaskPlan, TaskResult, check_inputs, plan_tasks
+from .plan import JobResult, TaskPlan, TaskResult, check_inputs, plan_tasks
 from .spec import JobSpec
 
 log = logging.getLogger(__name__)
@@ -218,6 +218,17 @@ class BatchAIRunner:
         self._storage = storage
         self.client_options = client_options
         self.state_dir = Path(self.config.work_dir) / "azure-batch"
+
+    @classmethod
+    def build(cls, config: RunnerConfig, *, dry_run: bool = False, teardown: bool = False) -> BatchAIRunner:
+        """The registry's factory for kind ``azure-batch`` (see :func:`~landcover_sdk.runners.make_runner`).
+
+        Args:
+            config: pool, image, accounts.
+            dry_run: build request bodies, never a client.
+            teardown: delete the job (and a pool it created) after :meth:`run`.
+        """
+        return cls(config, dry_run=dry_run, teardown=teardown)
 
     def __repr__(self) -> str:
         return (f"BatchAIRunner(endpoint={self.config.azure.batch_account_url!r}, pool={self.config.pool_id!r}, "

@@ -17,7 +17,7 @@ from .._atomic import atomic_write_text
 from ..config.models import RunnerConfig
 from ..errors import RunnerError
 from ..storage import get_storage
-from .base import JobResult, JobState, TaskPlan, TaskResult, check_inputs, plan_tasks
+from .plan import JobResult, JobState, TaskPlan, TaskResult, check_inputs, plan_tasks
 from .spec import JobSpec
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,19 @@ class LocalRunner:
     def from_config(cls, config: RunnerConfig) -> LocalRunner:
         """A local runner keeping its state and logs under ``config.work_dir``."""
         return cls(config.work_dir)
+
+    @classmethod
+    def build(cls, config: RunnerConfig, *, dry_run: bool = False, teardown: bool = False) -> LocalRunner:
+        """The registry's factory for kind ``local`` (see :func:`~landcover_sdk.runners.make_runner`).
+
+        Args:
+            config: the runner configuration.
+            dry_run: unused here (:meth:`describe` runs nothing either way).
+            teardown: rejected: a local job leaves nothing to tear down.
+        """
+        if teardown:
+            raise RunnerError("--teardown is for --runner azure-batch: a local job leaves nothing to tear down")
+        return cls.from_config(config)
 
     def __repr__(self) -> str:
         return f"LocalRunner(work_dir={str(self.work_dir)!r})"
