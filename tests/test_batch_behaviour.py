@@ -172,7 +172,7 @@ def test_the_nodes_get_the_sdk_that_submitted_the_job(batch: BatchEmulator, blob
     import zipfile
 
     from landcover_sdk import __version__
-    from landcover_sdk.runners import batch as batch_module
+    from landcover_sdk.runners import sdk_install as batch_module
 
     runner = _runner(batch, blob_store, tmp_path)
     _with_pool(batch, runner, _predict(blob_store))

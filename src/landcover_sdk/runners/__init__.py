@@ -2,7 +2,7 @@
 (:class:`BatchAIRunner`) or by a runner registered with :func:`register_runner`."""
 
 from ..config.models import RunnerConfig
-from .batch import BatchAIRunner, BatchPlan, BatchRequest
+from .azure_batch import BatchAIRunner, BatchPlan, BatchRequest
 from .local import LocalRunner
 from .plan import JobResult, Runner, TaskPlan, TaskResult, check_inputs, plan_tasks
 from .registry import (
