@@ -67,8 +67,10 @@ def test_a_job_file_runs_under_a_registered_runner(echo: ModuleType, tmp_path: P
 
 def test_the_kind_brings_its_own_fields_and_no_others(echo: ModuleType, tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(ConfigError, match="pool_id: unknown key"):
-        make_runner({"kind": "echo", "pool_id": "lc-pool"})
+    with pytest.raises(ConfigError, match="poll_interval: unknown key"):
+        make_runner({"kind": "echo", "poll_interval": 3})
+    # another kind's settings (an azure.yaml run with --runner echo) are ignored, as the built-in kinds do
+    assert make_runner({"kind": "echo", "pool_id": "lc-pool"}).name == "echo"
     assert make_runner({"kind": "echo", "stop_on_failure": False}).config.stop_on_failure is False  # type: ignore[attr-defined]
     job = _job(tmp_path)
     assert main(["run", str(job), "--runner", "echo", "--teardown"]) == 1
@@ -87,3 +89,18 @@ def test_an_unregistered_kind_is_refused_naming_the_known_ones(tmp_path: Path,
     cfg.write_text("kind: echo\n")
     assert main(["run", str(job), "--runner-config", str(cfg)]) == 1
     assert "unknown runner 'echo' (known: azure-batch, local)" in capsys.readouterr().err
+
+
+def test_the_built_in_kinds_each_get_their_own_config_class(tmp_path: Path) -> None:
+    from landcover_sdk.config import AzureBatchRunnerConfig, LocalRunnerConfig, RunnerConfig
+    from landcover_sdk.runners import load_runner_config, runner_config
+
+    batch = runner_config(RunnerConfig(kind="azure-batch", pool_id="p", poll_seconds=1.0))
+    assert type(batch) is AzureBatchRunnerConfig and (batch.pool_id, batch.poll_seconds) == ("p", 1.0)
+    local = runner_config(batch, kind="local", work_dir=str(tmp_path))
+    assert type(local) is LocalRunnerConfig and local.work_dir == str(tmp_path)
+    assert type(runner_config()) is LocalRunnerConfig
+    path = AzureBatchRunnerConfig(pool_id="q").save(tmp_path / "azure.yaml")
+    assert load_runner_config(path).pool_id == "q"
+    with pytest.raises(ConfigError, match="poll_seconds"):
+        load_runner_config(path, poll_seconds=-1)

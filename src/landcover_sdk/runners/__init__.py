@@ -1,7 +1,7 @@
 """Runners: one job description (:class:`JobSpec`), run here (:class:`LocalRunner`), on Azure Batch
 (:class:`BatchAIRunner`) or by a runner registered with :func:`register_runner`."""
 
-from ..config.models import RunnerConfig
+from ..config.models import AzureBatchRunnerConfig, LocalRunnerConfig
 from .azure_batch import BatchAIRunner, BatchPlan, BatchRequest
 from .local import LocalRunner
 from .plan import JobResult, Runner, TaskPlan, TaskResult, check_inputs, plan_tasks
@@ -18,8 +18,8 @@ from .registry import (
 )
 from .spec import JobSpec, Resources
 
-register_runner("local", RunnerConfig, LocalRunner.build)
-register_runner("azure-batch", RunnerConfig, BatchAIRunner.build)
+register_runner("local", LocalRunnerConfig, LocalRunner.build)
+register_runner("azure-batch", AzureBatchRunnerConfig, BatchAIRunner.build)
 
 __all__ = [
     "RUNNERS",

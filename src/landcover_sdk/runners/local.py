@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import atomic_write_text
-from ..config.models import RunnerConfig
+from ..config.models import LocalRunnerConfig, RunnerConfig
 from ..errors import RunnerError
 from ..storage import get_storage
 from .plan import JobResult, JobState, TaskPlan, TaskResult, check_inputs, plan_tasks
@@ -49,12 +49,12 @@ class LocalRunner:
         self.progress = progress
 
     @classmethod
-    def from_config(cls, config: RunnerConfig) -> LocalRunner:
+    def from_config(cls, config: LocalRunnerConfig | RunnerConfig) -> LocalRunner:
         """A local runner keeping its state and logs under ``config.work_dir``."""
         return cls(config.work_dir)
 
     @classmethod
-    def build(cls, config: RunnerConfig, *, dry_run: bool = False, teardown: bool = False) -> LocalRunner:
+    def build(cls, config: LocalRunnerConfig, *, dry_run: bool = False, teardown: bool = False) -> LocalRunner:
         """The registry's factory for kind ``local`` (see :func:`~landcover_sdk.runners.make_runner`).
 
         Args:

@@ -12,6 +12,7 @@ own in code with :func:`register_runner`, or from its ``pyproject.toml``::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +22,11 @@ from pydantic import BaseModel
 
 from .._registry import Registry
 from ..config.base import StrictModel, read_config_file
+from ..config.models import RunnerConfig
 from ..errors import ConfigError, RunnerError
 from .plan import Runner
+
+log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "landcover_sdk.runners"
 
@@ -135,7 +139,7 @@ def runner_config(data: Mapping[str, Any] | BaseModel | None = None, *, source: 
         ConfigError: a field the kind's configuration rejects, with its path.
     """
     if isinstance(data, BaseModel):
-        # only what the caller set travels: a new kind takes its own defaults for the rest
+        # only what the caller set travels: the kind's class supplies its own defaults for the rest
         fields = {name: getattr(data, name) for name in data.model_fields_set}
         fields.setdefault("kind", getattr(data, "kind", "local"))
     else:
@@ -145,9 +149,16 @@ def runner_config(data: Mapping[str, Any] | BaseModel | None = None, *, source: 
     cls = RUNNERS.get(kind).config_cls
     if isinstance(data, cls) and not changes:
         return data
+    # Settings of the built-in kinds that this kind lacks (an azure.yaml run with --runner local) were ignored
+    # when one model held every kind's fields; they still are, and only keys no runner knows are refused.
+    ignored = sorted(set(fields) - set(cls.model_fields) & set(RunnerConfig.model_fields))
+    if ignored:
+        log.info("runner %s ignores %s (settings of other runner kinds)", kind, ", ".join(ignored))
+        fields = {k: v for k, v in fields.items() if k not in ignored}
+    fields["kind"] = kind
     if issubclass(cls, StrictModel):
-        return cls.from_dict({**fields, "kind": kind}, source=source)
-    return cls.model_validate({**fields, "kind": kind})
+        return cls.from_dict(fields, source=source)
+    return cls.model_validate(fields)
 
 
 def load_runner_config(path: str | Path, **changes: Any) -> Any:

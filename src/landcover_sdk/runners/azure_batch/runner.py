@@ -28,7 +28,7 @@ from typing import Any
 
 from ..._atomic import atomic_write_text
 from ..._util import progress_bar
-from ...config.models import AzureCredentials, RunnerConfig
+from ...config.models import AzureBatchRunnerConfig, AzureCredentials, RunnerConfig
 from ...errors import LandcoverError, RunnerError
 from ...imagery.source import is_spec
 from ...storage import StorageURL, get_storage, redact
@@ -64,7 +64,8 @@ class BatchAIRunner:
     (azure-core pipeline options such as ``retry_total`` or ``retry_backoff_factor``).
 
     Args:
-        config: pool, image, accounts (default: a ``RunnerConfig`` of kind ``azure-batch``);
+        config: pool, image, accounts (an :class:`AzureBatchRunnerConfig`, or a ``RunnerConfig`` of kind
+            ``azure-batch``; default: the defaults);
             empty credentials are filled from the environment.
         client: an existing ``BatchClient`` (tests, or your own authentication).
         dry_run: build request bodies, never a client; :meth:`plan` and :meth:`describe` only.
@@ -77,7 +78,7 @@ class BatchAIRunner:
 
     def __init__(self, config: RunnerConfig | None = None, *, client: Any = None, dry_run: bool = False,
                  teardown: bool = False, storage: AzureBlobStorage | None = None, **client_options: Any) -> None:
-        cfg = config or RunnerConfig(kind="azure-batch")
+        cfg = config or AzureBatchRunnerConfig()
         self.config = cfg.model_copy(update={"azure": cfg.azure.overlay(AzureCredentials.from_env())})
         self.dry_run = dry_run
         self.teardown_after = teardown
@@ -87,7 +88,7 @@ class BatchAIRunner:
         self.state_dir = Path(self.config.work_dir) / "azure-batch"
 
     @classmethod
-    def build(cls, config: RunnerConfig, *, dry_run: bool = False, teardown: bool = False) -> BatchAIRunner:
+    def build(cls, config: AzureBatchRunnerConfig, *, dry_run: bool = False, teardown: bool = False) -> BatchAIRunner:
         """The registry's factory for kind ``azure-batch`` (see :func:`~landcover_sdk.runners.make_runner`).
 
         Args:
