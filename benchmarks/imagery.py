@@ -1,7 +1,7 @@
 """NAIP from STAC: time, bytes and memory of `NaipSource.for_region`, against downloading whole tiles, same run.
 
 Everything is on loopback (a real STAC API, `rustac serve`; a range-capable HTTP server; NAIP-shaped COGs from
-tests/stac_fixtures.py), so the numbers measure the SDK, not a network. The baseline is what the usual recipe
+tests/emulators/stac_fixtures.py), so the numbers measure the SDK, not a network. The baseline is what the usual recipe
 does (geoai's `download_naip`, FarmVibes): fetch every intersecting tile whole, then cut the region out.
 
     .venv/bin/python benchmarks/imagery.py [--repeats 3] [--mbps 100] [--big]
@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.conftest import rustac_or_skip  # noqa: E402
-from tests.stac_fixtures import TUTORIAL, ZONE_LINE, RangeServer, StacApi, build_world  # noqa: E402
+from tests.emulators.stac_fixtures import TUTORIAL, ZONE_LINE, RangeServer, StacApi, build_world  # noqa: E402
 
 from landcover_sdk.imagery import NaipSource  # noqa: E402
 

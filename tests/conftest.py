@@ -94,7 +94,7 @@ def required_tool(binary: str | None, *, require_env: str, missing: str) -> str:
 
 
 def _azurite_or_skip() -> str:
-    from .azurite import azurite_binary
+    from .emulators.azurite import azurite_binary
 
     return required_tool(azurite_binary(), require_env="LANDCOVER_REQUIRE_AZURITE",
                          missing="Azurite not installed (run `make azurite`, needs npm)")
@@ -103,7 +103,7 @@ def _azurite_or_skip() -> str:
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One Azurite blob service for the test session, on a free 127.0.0.1 port."""
-    from .azurite import Azurite
+    from .emulators.azurite import Azurite
 
     server = Azurite(_azurite_or_skip(), tmp_path_factory.mktemp("azurite"))
     server.start()
@@ -114,7 +114,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture()
 def private_azurite(tmp_path: Path) -> Any:
     """An Azurite of the test's own, free to be stopped and restarted."""
-    from .azurite import Azurite
+    from .emulators.azurite import Azurite
 
     server = Azurite(_azurite_or_skip(), tmp_path / "azurite")
     server.start()
@@ -143,8 +143,8 @@ def blob_store(azurite: Any) -> Any:
 
 @pytest.fixture()
 def batch() -> Any:
-    """A fresh Azure Batch emulator on 127.0.0.1 (tests/batch_emulator.py)."""
-    from .batch_emulator import BatchEmulator
+    """A fresh Azure Batch emulator on 127.0.0.1 (tests/emulators/batch_emulator.py)."""
+    from .emulators.batch_emulator import BatchEmulator
 
     emu = BatchEmulator().start()
     yield emu
@@ -154,7 +154,7 @@ def batch() -> Any:
 # ---------------------------------------------------------------------------- NAIP from STAC
 def rustac_or_skip() -> str:
     """The ``rustac`` STAC API server, or skip (fail in CI: ``LANDCOVER_REQUIRE_STAC``)."""
-    from .stac_fixtures import rustac_binary
+    from .emulators.stac_fixtures import rustac_binary
 
     return required_tool(rustac_binary(), require_env="LANDCOVER_REQUIRE_STAC",
                          missing="rustac not installed (pip install rustac; Python >= 3.11)")
@@ -162,8 +162,8 @@ def rustac_or_skip() -> str:
 
 @pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """NAIP-shaped COGs (tests/stac_fixtures.py) for the imagery tests."""
-    from .stac_fixtures import build_world
+    """NAIP-shaped COGs (tests/emulators/stac_fixtures.py) for the imagery tests."""
+    from .emulators.stac_fixtures import build_world
 
     return build_world(tmp_path_factory.mktemp("naip"))
 
@@ -171,7 +171,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture(scope="session")
 def cog_host(world: Any) -> Iterator[Any]:
     """A range-capable HTTP server for the world's COGs."""
-    from .stac_fixtures import RangeServer
+    from .emulators.stac_fixtures import RangeServer
 
     server = RangeServer(world.root)
     yield server
@@ -181,7 +181,7 @@ def cog_host(world: Any) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def api(world: Any, cog_host: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A real STAC API (rustac serve) listing the world's items, behind a fault-injecting proxy."""
-    from .stac_fixtures import StacApi
+    from .emulators.stac_fixtures import StacApi
 
     server = StacApi(rustac_or_skip(), tmp_path_factory.mktemp("stac"), world.items(lambda t: cog_host.url(t.file)))
     yield server

@@ -16,10 +16,12 @@ from landcover_sdk import RunnerError
 from landcover_sdk.runners import JobSpec
 from landcover_sdk.runners.batch import check_vm_size
 
-from .batch_emulator import BatchEmulator, _seconds
-from .test_batch_schema import IDENTITY, TRAIN_CONFIG, _plan
-from .test_batch_schema import _runner as _dry_runner
-from .test_runners import _runner, _with_pool
+from .emulators.batch_emulator import BatchEmulator, _seconds
+from .emulators.batch_plans import IDENTITY, TRAIN_CONFIG
+from .emulators.batch_plans import dry_runner as _dry_runner
+from .emulators.batch_plans import emulator_runner as _runner
+from .emulators.batch_plans import plan as _plan
+from .emulators.batch_plans import with_pool as _with_pool
 
 
 def _predict(store: Any, chunks: int = 2, **resources: Any) -> JobSpec:
@@ -170,7 +172,7 @@ def test_the_nodes_get_the_sdk_that_submitted_the_job(batch: BatchEmulator, blob
     import zipfile
 
     from landcover_sdk import __version__
-    from landcover_sdk.runners import batch as batch_module
+    from landcover_sdk.runners import sdk_install as batch_module
 
     runner = _runner(batch, blob_store, tmp_path)
     _with_pool(batch, runner, _predict(blob_store))

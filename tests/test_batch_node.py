@@ -9,8 +9,9 @@ import pytest
 from landcover_sdk import __version__
 from landcover_sdk.storage import StorageURL
 
-from .batch_node import run_on_nodes
-from .test_batch_schema import PLANS, _plan
+from .emulators.batch_node import run_on_nodes
+from .emulators.batch_plans import PLANS
+from .emulators.batch_plans import plan as _plan
 
 
 @pytest.mark.parametrize("name", sorted(PLANS))

@@ -35,9 +35,9 @@ from landcover_sdk.storage import AzureBlobStorage
 from landcover_sdk.storage import azure_blob as azure_blob_module
 from landcover_sdk.storage.azure_blob import GDAL_AZURE_KEYS
 
-from .azurite import ACCOUNT, KEY
 from .conftest import ORIGIN
-from .stac_fixtures import relay
+from .emulators.azurite import ACCOUNT, KEY
+from .emulators.stac_fixtures import relay
 
 HOST = f"{ACCOUNT}.blob.core.windows.net"
 ENV_KEYS = ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT", "AZURE_STORAGE_KEY",

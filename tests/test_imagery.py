@@ -30,7 +30,7 @@ from landcover_sdk.errors import (
 from landcover_sdk.imagery import NaipItem, NaipSource, RequesterPaysS3
 from landcover_sdk.imagery.mosaic import warp_array
 
-from .stac_fixtures import TUTORIAL, ZONE_LINE, RangeServer, StacApi, World
+from .emulators.stac_fixtures import TUTORIAL, ZONE_LINE, RangeServer, StacApi, World
 
 
 @pytest.fixture()
@@ -254,7 +254,7 @@ def test_concurrent_processes_leave_one_complete_scene(source: NaipSource, api: 
 
 # ---------------------------------------------------------------------------- 11-13: catalog failures
 def test_catalog_down_is_named_in_bounded_time(cache: Path) -> None:
-    from .stac_fixtures import free_port
+    from .emulators.stac_fixtures import free_port
 
     url = f"http://127.0.0.1:{free_port()}/api/stac/v1"
     t0 = time.monotonic()
@@ -353,7 +353,7 @@ def test_static_catalog_gives_the_api_bytes(world: World, cog_host: RangeServer,
 
     catalog = pystac.Catalog("naip-local", "NAIP mirror")
     collection = pystac.Collection.from_dict(json.loads(json.dumps(__import__(
-        "tests.stac_fixtures", fromlist=["collection_json"]).collection_json())))
+        "tests.emulators.stac_fixtures", fromlist=["collection_json"]).collection_json())))
     catalog.add_child(collection)
     for data in world.items(lambda t: cog_host.url(t.file)):
         collection.add_item(pystac.Item.from_dict(data))

@@ -21,7 +21,7 @@ from landcover_sdk.cli import main
 from landcover_sdk.imagery import NaipSource
 from landcover_sdk.runners import JobSpec, LocalRunner
 
-from .stac_fixtures import TUTORIAL, ZONE_LINE, RangeServer, StacApi, World
+from .emulators.stac_fixtures import TUTORIAL, ZONE_LINE, RangeServer, StacApi, World
 
 MODEL = "builtin:tutorial-250epochs"
 
@@ -187,7 +187,7 @@ def test_an_8192_scene_is_built_in_flat_memory(tmp_path: Path) -> None:
     import pystac
     from affine import Affine
 
-    from .stac_fixtures import Tile, collection_json, stac_item, write_tile
+    from .emulators.stac_fixtures import Tile, collection_json, stac_item, write_tile
 
     x0, y0 = 700_000.0, 4_120_000.0
     tiles = [Tile(f"Q{i}", "EPSG:26917", Affine(1, 0, x0 + (i % 2) * 4032, 0, -1, y0 - (i // 2) * 4032), 4160,
@@ -215,7 +215,7 @@ def test_static_catalog_over_http_and_relative_hrefs(world: World, cog_host: Ran
                                                     tmp_path: Path) -> None:
     import pystac
 
-    from .stac_fixtures import collection_json
+    from .emulators.stac_fixtures import collection_json
 
     root = world.root / "catalog-rel"
     if not (root / "catalog.json").exists():

@@ -18,9 +18,9 @@ from landcover_sdk.errors import ImageryAccessError
 from landcover_sdk.imagery import NaipSource, PlanetaryComputerSas
 from landcover_sdk.imagery.access import BlobLocation
 
-from .azurite import ACCOUNT, KEY
 from .conftest import rustac_or_skip
-from .stac_fixtures import SlowProxy, StacApi, TokenEndpoint, World
+from .emulators.azurite import ACCOUNT, KEY
+from .emulators.stac_fixtures import SlowProxy, StacApi, TokenEndpoint, World
 
 PLACE = (36.9045, -78.9)  # inside VA22 alone
 CONTAINER = "naip"

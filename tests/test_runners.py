@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pytest
 import rasterio
-from pydantic import SecretStr
 
 from landcover_sdk import ConfigError, RunnerError
 from landcover_sdk.cli import main
@@ -23,8 +22,10 @@ from landcover_sdk.data import write_scenes
 from landcover_sdk.models import UNetModel
 from landcover_sdk.runners import BatchAIRunner, JobSpec, LocalRunner, plan_tasks
 
-from .batch_emulator import ACCOUNT, API_VERSION, KEY, BatchEmulator
-from .test_batch_schema import IDENTITY
+from .emulators.batch_emulator import ACCOUNT, API_VERSION, KEY, BatchEmulator
+from .emulators.batch_plans import IDENTITY
+from .emulators.batch_plans import emulator_runner as _runner
+from .emulators.batch_plans import with_pool as _with_pool
 
 TINY_TRAIN = {
     "data": {"sampling": {"window": 64, "minibatch_size": 4, "minibatches_per_image": 2}},
@@ -228,21 +229,6 @@ def test_local_failing_task_reports_exit_code_and_error(small_model: Path, tmp_p
 
 
 # ---------------------------------------------------------------------------- BatchAIRunner on the emulator
-
-
-def _runner(emu: BatchEmulator, store: Any, tmp_path: Path, key: str = KEY, **kw: Any) -> BatchAIRunner:
-    """A runner on the emulator, with the nodes' identity set (``key``: the Batch account key it signs with)."""
-    kw = {"node_identity_id": IDENTITY, "node_identity_client_id": "client-0", **kw}
-    cfg = RunnerConfig(kind="azure-batch", work_dir=str(tmp_path / "state"), pool_id="lc-pool", poll_seconds=0.01,
-                       azure=AzureCredentials(batch_account_url=emu.endpoint, batch_account_name=ACCOUNT,
-                                              batch_account_key=SecretStr(key)), **kw)
-    return BatchAIRunner(cfg, storage=store, retry_backoff_factor=0.01)
-
-
-def _with_pool(emu: BatchEmulator, runner: BatchAIRunner, spec: JobSpec) -> BatchAIRunner:
-    """Create the pool the job needs as Resource Manager would (from the runner's template)."""
-    emu.add_pool_from_arm(runner.config.pool_id, runner.pool_template(spec))
-    return runner
 
 
 def _upload_tiles(store: Any, tmp_path: Path) -> str:

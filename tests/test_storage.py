@@ -33,7 +33,7 @@ from landcover_sdk.storage import (
 )
 from landcover_sdk.storage import base as storage_base
 
-from .azurite import KEY, METADATA_AUTOSAVE_SECONDS
+from .emulators.azurite import KEY, METADATA_AUTOSAVE_SECONDS
 
 # ---------------------------------------------------------------------------- URLs
 

@@ -1,31 +1,47 @@
-"""``landcover run JOB.yaml``, ``landcover job exec`` (what nodes run) and ``landcover azure
-status|logs|teardown|pool-template``."""
+"""``landcover run JOB.yaml``, ``landcover job exec`` (what nodes run), ``landcover job status|logs|teardown`` (any
+runner that is :class:`~landcover_sdk.runners.Inspectable`) and ``landcover azure pool-template`` (with ``landcover
+azure status|logs|teardown`` kept as aliases for the ``azure-batch`` runner)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ..config.base import load_config
-from ..config.models import RunnerConfig
 from ..errors import RunnerError
 
 if TYPE_CHECKING:
-    from ..runners import BatchAIRunner
+    from ..runners import Inspectable
 
 log = logging.getLogger(__name__)
+
+
+class _RunnerKinds:
+    """``--runner`` choices: the registered kinds, looked up only when a command line is checked or help printed."""
+
+    def __contains__(self, kind: object) -> bool:
+        from ..runners import RUNNERS
+
+        return kind in RUNNERS
+
+    def __iter__(self) -> Iterator[str]:
+        from ..runners import runner_kinds
+
+        return iter(runner_kinds())
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``run``, ``job`` and ``azure``."""
     run = sub.add_parser("run", help="run a job file (train / predict / evaluate) here or on Azure Batch")
     run.add_argument("job", type=Path, help="job description (YAML), see JobSpec")
-    run.add_argument("--runner", choices=["local", "azure-batch"], default=None,
-                     help="where to run (default: the runner config's kind, else local)")
-    run.add_argument("--runner-config", type=Path, default=None, help="RunnerConfig YAML (pool, image, accounts)")
+    run.add_argument("--runner", choices=_RunnerKinds(), default=None, metavar="KIND",
+                     help="where to run: a registered runner kind, e.g. local or azure-batch (default: the runner "
+                          "config's kind, else local)")
+    run.add_argument("--runner-config", type=Path, default=None,
+                     help="runner config YAML (kind, work_dir and the kind's own settings: pool, image, accounts)")
     run.add_argument("--dry-run", action="store_true",
                      help="print what would run (azure-batch: the request bodies), run and send nothing")
     run.add_argument("--work-dir", type=Path, default=None, help="local state and logs (default runs/jobs)")
@@ -46,31 +62,42 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up.add_argument("job", type=Path, help="the job file (names the outputs)")
     up.add_argument("--as", dest="name", required=True, help="name under <outputs>/_logs/, e.g. train/node-1.log")
     up.set_defaults(handler=_upload_log)
+    _inspection_commands(jsub, forced_kind=None)
 
-    az = sub.add_parser("azure", help="inspect and clean up Azure Batch jobs")
+    az = sub.add_parser("azure", help="Azure Batch: the pool template; status|logs|teardown as aliases of "
+                                      "'landcover job ...' with the azure-batch runner")
     asub = az.add_subparsers(dest="azure_command", metavar="SUBCOMMAND", required=True)
+    _inspection_commands(asub, forced_kind="azure-batch")
+    p = asub.add_parser("pool-template", help="print the Resource Manager body of the pool a job file needs, with the "
+                                              "nodes' identity (for az rest --method put)")
+    p.add_argument("job", type=Path, help="job description (YAML)")
+    p.add_argument("--runner-config", type=Path, default=None)
+    p.set_defaults(handler=_pool_template)
+
+
+def _inspection_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], *, forced_kind: str | None) -> None:
+    """``status``, ``logs`` and ``teardown`` under ``sub``; ``forced_kind`` pins the runner (the ``azure`` alias)."""
     for name, helptext, fn in (("status", "job and task states", _status), ("logs", "a task's stdout/stderr", _logs),
-                               ("teardown", "delete a job, and with --pool the pool (idempotent)", _teardown),
-                               ("pool-template", "print the Resource Manager body of the pool a job file needs, "
-                                                 "with the nodes' identity (for az rest --method put)",
-                                _pool_template)):
-        p = asub.add_parser(name, help=helptext)
-        if name == "pool-template":
-            p.add_argument("job", type=Path, help="job description (YAML)")
-        else:
-            p.add_argument("job_id", nargs="?" if name == "teardown" else None)
+                               ("teardown", "delete a job, and with --pool the pool (idempotent)", _teardown)):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("job_id", nargs="?" if name == "teardown" else None)
         p.add_argument("--runner-config", type=Path, default=None)
+        if forced_kind is None:
+            p.add_argument("--runner", choices=_RunnerKinds(), default=None, metavar="KIND",
+                           help="the runner that ran the job (default: the runner config's kind, else local)")
         if name == "logs":
             p.add_argument("--task", required=True)
             p.add_argument("--stderr", action="store_true")
         if name == "teardown":
             p.add_argument("--pool", action="store_true", help="also delete the pool")
-        p.set_defaults(handler=fn)
+        p.set_defaults(handler=fn, forced_kind=forced_kind)
 
 
-def _runner_config(path: Path | None, kind: str | None = None, work_dir: Path | None = None) -> RunnerConfig:
-    cfg = load_config(path, RunnerConfig) if path else RunnerConfig()
-    return cfg.updated(kind=kind, work_dir=str(work_dir) if work_dir is not None else None)
+def _runner_config(path: Path | None, kind: str | None = None, work_dir: Path | None = None) -> Any:
+    from ..runners import load_runner_config, runner_config
+
+    wd = str(work_dir) if work_dir is not None else None
+    return load_runner_config(path, kind=kind, work_dir=wd) if path else runner_config(kind=kind, work_dir=wd)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -78,8 +105,6 @@ def _run(args: argparse.Namespace) -> int:
 
     spec = JobSpec.load(args.job)
     cfg = _runner_config(args.runner_config, args.runner, args.work_dir)
-    if args.teardown and cfg.kind != "azure-batch":
-        raise RunnerError("--teardown is for --runner azure-batch")
     runner = make_runner(cfg, dry_run=args.dry_run, teardown=args.teardown)
     if args.dry_run:
         print(json.dumps(runner.describe(spec, job_id=args.job_id), indent=2))
@@ -112,20 +137,24 @@ def _upload_log(args: argparse.Namespace) -> int:
     return 0
 
 
-def _batch(args: argparse.Namespace) -> BatchAIRunner:
-    from ..runners import BatchAIRunner
+def _inspectable(args: argparse.Namespace) -> Inspectable:
+    from ..runners import Inspectable, make_runner
 
-    return BatchAIRunner(_runner_config(args.runner_config, "azure-batch"))  # status/logs/teardown are Batch-only
+    cfg = _runner_config(args.runner_config, args.forced_kind or getattr(args, "runner", None))
+    runner = make_runner(cfg)
+    if not isinstance(runner, Inspectable):
+        raise RunnerError(f"runner {cfg.kind!r} keeps no jobs to inspect (its jobs end inside 'landcover run')")
+    return runner
 
 
 def _status(args: argparse.Namespace) -> int:
-    print(json.dumps(_batch(args).status(args.job_id), indent=2))
+    print(json.dumps(_inspectable(args).status(args.job_id), indent=2))
     return 0
 
 
 def _logs(args: argparse.Namespace) -> int:
     name = "stderr.txt" if args.stderr else "stdout.txt"
-    print(_batch(args).logs(args.job_id, args.task, name), end="")
+    print(_inspectable(args).logs(args.job_id, args.task, name), end="")
     return 0
 
 
@@ -138,6 +167,6 @@ def _pool_template(args: argparse.Namespace) -> int:
 
 
 def _teardown(args: argparse.Namespace) -> int:
-    removed = _batch(args).teardown(args.job_id, delete_pool=bool(args.pool))
+    removed = _inspectable(args).teardown(args.job_id, delete_pool=bool(args.pool))
     print("deleted: " + (", ".join(removed) if removed else "nothing"))
     return 0

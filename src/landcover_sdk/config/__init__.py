@@ -2,9 +2,11 @@
 
 from .base import StrictModel, load_config, read_config_file
 from .models import (
+    AzureBatchRunnerConfig,
     AzureCredentials,
     BatchImage,
     DataConfig,
+    LocalRunnerConfig,
     LrStage,
     ModelConfig,
     PredictConfig,
@@ -19,11 +21,13 @@ from .schemes import BUILTIN_SCHEMES, ClassDef, ClassScheme, get_scheme, infer_s
 
 __all__ = [
     "BUILTIN_SCHEMES",
+    "AzureBatchRunnerConfig",
     "AzureCredentials",
     "BatchImage",
     "ClassDef",
     "ClassScheme",
     "DataConfig",
+    "LocalRunnerConfig",
     "LrStage",
     "ModelConfig",
     "PredictConfig",

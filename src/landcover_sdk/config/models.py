@@ -366,8 +366,25 @@ class BatchImage(StrictModel):
         default="batch.node.ubuntu 22.04", description="Batch node agent SKU matching the image")
 
 
+class LocalRunnerConfig(StrictModel):
+    """The ``local`` runner's settings: only where job state and logs go."""
+
+    kind: Literal["local"] = Field(default="local", description="the runner kind: 'local' (this machine)")
+    work_dir: str = Field(default="runs/jobs", description="local folder for job state, logs and results")
+
+    def describe(self) -> dict[str, Any]:
+        """A loggable summary (no secrets)."""
+        return self.to_dict()
+
+
 class RunnerConfig(StrictModel):
-    """Which runner executes jobs and how it reaches its resources."""
+    """The built-in runners' settings in one model: ``kind`` picks the runner, the Azure fields matter to
+    ``azure-batch`` only.
+
+    What runner-config files held before each kind had its own class, and still what ``RunnerConfig(...)`` builds;
+    :func:`~landcover_sdk.runners.make_runner` narrows it to the kind's own class (:class:`LocalRunnerConfig`,
+    :class:`AzureBatchRunnerConfig`, or a plugin's), which is what the runners receive.
+    """
 
     kind: Literal["local", "azure-batch"] = Field(
         default="local", description="where jobs run: 'local' (this machine) or 'azure-batch'")
@@ -395,3 +412,10 @@ class RunnerConfig(StrictModel):
     def describe(self) -> dict[str, Any]:
         """A loggable summary (no secrets)."""
         return self.to_dict()
+
+
+class AzureBatchRunnerConfig(RunnerConfig):
+    """The ``azure-batch`` runner's settings: the pool, its image, the accounts and the nodes' identity."""
+
+    kind: Literal["azure-batch"] = Field(
+        default="azure-batch", description="the runner kind: 'azure-batch'")

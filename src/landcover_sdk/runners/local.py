@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import atomic_write_text
-from ..config.models import RunnerConfig
+from ..config.models import LocalRunnerConfig, RunnerConfig
 from ..errors import RunnerError
 from ..storage import get_storage
-from .base import JobResult, JobState, TaskPlan, TaskResult, check_inputs, plan_tasks
+from .plan import JobResult, JobState, TaskPlan, TaskResult, check_inputs, plan_tasks
 from .spec import JobSpec
 
 log = logging.getLogger(__name__)
@@ -49,9 +49,22 @@ class LocalRunner:
         self.progress = progress
 
     @classmethod
-    def from_config(cls, config: RunnerConfig) -> LocalRunner:
+    def from_config(cls, config: LocalRunnerConfig | RunnerConfig) -> LocalRunner:
         """A local runner keeping its state and logs under ``config.work_dir``."""
         return cls(config.work_dir)
+
+    @classmethod
+    def build(cls, config: LocalRunnerConfig, *, dry_run: bool = False, teardown: bool = False) -> LocalRunner:
+        """The registry's factory for kind ``local`` (see :func:`~landcover_sdk.runners.make_runner`).
+
+        Args:
+            config: the runner configuration.
+            dry_run: unused here (:meth:`describe` runs nothing either way).
+            teardown: rejected: a local job leaves nothing to tear down.
+        """
+        if teardown:
+            raise RunnerError("--teardown is for --runner azure-batch: a local job leaves nothing to tear down")
+        return cls.from_config(config)
 
     def __repr__(self) -> str:
         return f"LocalRunner(work_dir={str(self.work_dir)!r})"
