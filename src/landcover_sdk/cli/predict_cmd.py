@@ -46,9 +46,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``predict`` and ``evaluate``."""
     pr = sub.add_parser("predict", help="classify a GeoTIFF into a COG of class ids")
     pr.add_argument("model", help=".safetensors or .onnx model file (path or storage URL)")
+    from ..imagery.names import source_help
+
     pr.add_argument("image", help="4-band uint8 GeoTIFF (path or storage URL), or naip:[SOURCE] for NAIP of the "
-                                  "place from a STAC catalog (naip:planetary-computer, naip:earth-search, "
-                                  "naip:<STAC API URL>, naip:<catalog.json>)")
+                                  f"place from a STAC catalog ({source_help(prefixed=True)})")
     pr.add_argument("out", help="output COG of class ids (path or storage URL); a <stem>.stac.json STAC Item is "
                                 "written beside it")
     pr.add_argument("--probabilities", help="also write per-class probabilities (uint8, 0-255)")
@@ -76,10 +77,10 @@ def region_from_args(args: argparse.Namespace) -> Region:
 
 def _image(args: argparse.Namespace, region: Region) -> Any:
     """The image argument: a raster path/URL, or a NAIP source for ``naip:…`` (checked before any model is loaded)."""
-    from ..imagery import is_spec
+    from ..imagery import is_source_name
 
     naip_flags = args.year is not None or args.allow_mixed_years or args.allow_partial
-    if not is_spec(args.image):
+    if not is_source_name(args.image):
         if naip_flags:
             raise ConfigError("--year, --allow-mixed-years and --allow-partial are for naip: images")
         return args.image

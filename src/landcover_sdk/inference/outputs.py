@@ -357,10 +357,25 @@ class Output(Protocol):
         needs_labels: whether it can only be written when labels are given.
     """
 
-    kind: str
-    path: str | Path
-    result_key: str
-    needs_labels: bool
+    @property
+    def kind(self) -> str:
+        """The registered name of the kind."""
+        ...
+
+    @property
+    def path(self) -> str | Path:
+        """Where it goes."""
+        ...
+
+    @property
+    def result_key(self) -> str:
+        """Its key in the result and the STAC Item."""
+        ...
+
+    @property
+    def needs_labels(self) -> bool:
+        """Whether it needs labels."""
+        ...
 
     def build(self, ctx: OutputContext) -> Sink:
         """The sink that writes this output to :attr:`path` (checks the path now; creates nothing until entered).

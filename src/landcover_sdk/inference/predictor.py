@@ -428,10 +428,10 @@ class Predictor:
     def _source(self, src: str | Path | ImageryScene | NaipSource, region: Region,
                 progress: bool) -> tuple[str | Path, Region, list[SourceLink]]:
         """The raster to read, the region in it, and the imagery it holds (NAIP sources fetched here)."""
-        from ..imagery import ImageryScene, NaipSource, is_spec
+        from ..imagery import ImageryScene, NaipSource, is_source_name
 
-        if isinstance(src, NaipSource) or is_spec(src):
-            source = src if isinstance(src, NaipSource) else NaipSource.from_spec(str(src))
+        if isinstance(src, NaipSource) or is_source_name(src):
+            source = src if isinstance(src, NaipSource) else NaipSource.from_name(str(src))
             if region.kind in ("whole", "window"):
                 raise ConfigError("region: NAIP from a catalog needs a place: center_lat/center_lon (+ region_size), "
                                   "bounds or a geometry")
