@@ -15,6 +15,7 @@ from ..errors import ConfigError
 from .imagery_cmd import place_args, place_from_args, source_from_args, year_args
 
 if TYPE_CHECKING:
+    from ..inference.outputs import Output
     from ..inference.predictor import Predictor
 
 
@@ -54,6 +55,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                                 "written beside it")
     pr.add_argument("--probabilities", help="also write per-class probabilities (uint8, 0-255)")
     pr.add_argument("--preview", help="also write a PNG of the hard labels")
+    pr.add_argument("--output", action="append", default=[], metavar="KIND=PATH",
+                    help="also write an output of a registered kind (landcover_sdk.inference.OUTPUTS: classes, "
+                         "probabilities, preview or a plugin's); repeatable")
     _region_args(pr)
     year_args(pr)
     _engine_args(pr)
@@ -99,16 +103,28 @@ def _predictor(args: argparse.Namespace) -> Predictor:
                                batch_size=args.batch_size, device=args.device, autocast=args.autocast)
 
 
+def _outputs(args: argparse.Namespace) -> list[Output]:
+    """The outputs the flags name, as output specs (``--output KIND=PATH`` for any registered kind)."""
+    from ..inference.outputs import output
+
+    named = [("classes", args.out), ("probabilities", args.probabilities), ("preview", args.preview)]
+    for text in args.output:
+        kind, sep, path = text.partition("=")
+        if not sep or not kind or not path:
+            raise ConfigError(f"--output {text!r}: give KIND=PATH")
+        named.append((kind, path))
+    return [output(kind, path) for kind, path in named if path is not None]
+
+
 def _predict(args: argparse.Namespace) -> int:
     region = region_from_args(args)
+    outputs = _outputs(args)  # an unknown kind fails before the model loads
     image = _image(args, region)
-    result = _predictor(args).predict_raster(
-        image, args.out, probabilities=args.probabilities, preview=args.preview, region=region,
-        progress=not args.no_progress)
+    result = _predictor(args).predict_raster(image, outputs=outputs, region=region, progress=not args.no_progress)
     print(f"wrote {result.classes} ({result.window.height}x{result.window.width} px, {result.mode} mode, "
           f"{result.seconds:.1f}s, {result.megapixels_per_second:.3f} Mpx/s)")
-    for extra in (result.probabilities, result.preview, result.stac_item):
-        if extra is not None:
+    for key, extra in result.outputs.items():
+        if key != "classes":
             print(f"wrote {extra}")
     return 0
 
