@@ -74,9 +74,11 @@ def source_help(*, prefixed: bool = False) -> str:
     Args:
         prefixed: spell each with ``naip:``.
     """
-    p = SOURCE_PREFIX if prefixed else ""
-    names = [f"{p}{n}" + (" (default)" if n == DEFAULT_SOURCE and not prefixed else "") for n in source_names()]
-    return ", ".join([*names, f"{p}<STAC API URL>", f"{p}<catalog.json>"])
+    if prefixed:
+        return ", ".join([*(SOURCE_PREFIX + n for n in source_names()), f"{SOURCE_PREFIX}<STAC API URL>",
+                          f"{SOURCE_PREFIX}<catalog.json>"])
+    names = [n + (" (default)" if n == DEFAULT_SOURCE else "") for n in source_names()]
+    return ", ".join(names) + ", a STAC API URL or a static catalog.json"
 
 
 def _planetary_computer(year: int | None = None, **options: Any) -> NaipSource:
