@@ -13,8 +13,17 @@ from ..errors import ConfigError, LandcoverError
 if TYPE_CHECKING:
     from ..imagery import NaipSource
 
-SOURCE_HELP = ("where NAIP comes from: planetary-computer (default), earth-search, a STAC API URL or a static "
-               "catalog.json (a naip: prefix is optional)")
+def source_help_text() -> str:
+    """The ``--source`` help: every named source from the imagery table (``landcover_sdk.imagery.SOURCES``)."""
+    from ..imagery.names import source_help
+
+    return f"where NAIP comes from: {source_help()} (a naip: prefix is optional)"
+
+
+def __getattr__(name: str) -> str:
+    if name == "SOURCE_HELP":  # the constant before the table existed: built on demand (the table can grow)
+        return source_help_text()
+    raise AttributeError(name)
 
 
 def place_args(p: argparse.ArgumentParser, *, title: str = "the place") -> None:
@@ -117,7 +126,7 @@ def source_from_args(spec: str | None, args: argparse.Namespace) -> NaipSource:
     text = spec or "planetary-computer"
     if not text.startswith("naip:"):
         text = "naip:" + text
-    return NaipSource.from_spec(text, year=args.year, allow_mixed_years=args.allow_mixed_years or None,
+    return NaipSource.from_name(text, year=args.year, allow_mixed_years=args.allow_mixed_years or None,
                                 allow_partial=args.allow_partial or None,
                                 **({"resolution": args.resolution} if getattr(args, "resolution", None) else {}),
                                 **({"resampling": args.resampling} if getattr(args, "resampling", None) else {}))
@@ -129,7 +138,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     isub = im.add_subparsers(dest="imagery_command", metavar="SUBCOMMAND")
 
     se = isub.add_parser("search", help="list the NAIP items at a place and which ones a fetch would use")
-    se.add_argument("--source", default=None, help=SOURCE_HELP)
+    se.add_argument("--source", default=None, help=source_help_text())
     place_args(se)
     year_args(se)
     se.add_argument("--json", action="store_true", help="print the items as JSON")
@@ -137,7 +146,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     fe = isub.add_parser("fetch", help="a 4-band scene of a place on the tutorial's grid (cached), copied to OUT")
     fe.add_argument("out", help="the GeoTIFF to write, path or storage URL (a <stem>.scene.json is written beside it)")
-    fe.add_argument("--source", default=None, help=SOURCE_HELP)
+    fe.add_argument("--source", default=None, help=source_help_text())
     place_args(fe)
     year_args(fe)
     fe.add_argument("--resolution", type=float, default=None, help="output pixel size in metres (default 1)")

@@ -15,6 +15,7 @@ from ..errors import ConfigError
 from .imagery_cmd import place_args, place_from_args, source_from_args, year_args
 
 if TYPE_CHECKING:
+    from ..inference.outputs import Output
     from ..inference.predictor import Predictor
 
 
@@ -46,13 +47,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``predict`` and ``evaluate``."""
     pr = sub.add_parser("predict", help="classify a GeoTIFF into a COG of class ids")
     pr.add_argument("model", help=".safetensors or .onnx model file (path or storage URL)")
+    from ..imagery.names import source_help
+
     pr.add_argument("image", help="4-band uint8 GeoTIFF (path or storage URL), or naip:[SOURCE] for NAIP of the "
-                                  "place from a STAC catalog (naip:planetary-computer, naip:earth-search, "
-                                  "naip:<STAC API URL>, naip:<catalog.json>)")
+                                  f"place from a STAC catalog ({source_help(prefixed=True)})")
     pr.add_argument("out", help="output COG of class ids (path or storage URL); a <stem>.stac.json STAC Item is "
                                 "written beside it")
     pr.add_argument("--probabilities", help="also write per-class probabilities (uint8, 0-255)")
     pr.add_argument("--preview", help="also write a PNG of the hard labels")
+    pr.add_argument("--output", action="append", default=[], metavar="KIND=PATH",
+                    help="also write an output of a registered kind (landcover_sdk.inference.OUTPUTS: classes, "
+                         "probabilities, preview or a plugin's); repeatable")
     _region_args(pr)
     year_args(pr)
     _engine_args(pr)
@@ -76,10 +81,10 @@ def region_from_args(args: argparse.Namespace) -> Region:
 
 def _image(args: argparse.Namespace, region: Region) -> Any:
     """The image argument: a raster path/URL, or a NAIP source for ``naip:…`` (checked before any model is loaded)."""
-    from ..imagery import is_spec
+    from ..imagery import is_source_name
 
     naip_flags = args.year is not None or args.allow_mixed_years or args.allow_partial
-    if not is_spec(args.image):
+    if not is_source_name(args.image):
         if naip_flags:
             raise ConfigError("--year, --allow-mixed-years and --allow-partial are for naip: images")
         return args.image
@@ -98,16 +103,28 @@ def _predictor(args: argparse.Namespace) -> Predictor:
                                batch_size=args.batch_size, device=args.device, autocast=args.autocast)
 
 
+def _outputs(args: argparse.Namespace) -> list[Output]:
+    """The outputs the flags name, as output specs (``--output KIND=PATH`` for any registered kind)."""
+    from ..inference.outputs import output
+
+    named = [("classes", args.out), ("probabilities", args.probabilities), ("preview", args.preview)]
+    for text in args.output:
+        kind, sep, path = text.partition("=")
+        if not sep or not kind or not path:
+            raise ConfigError(f"--output {text!r}: give KIND=PATH")
+        named.append((kind, path))
+    return [output(kind, path) for kind, path in named if path is not None]
+
+
 def _predict(args: argparse.Namespace) -> int:
     region = region_from_args(args)
+    outputs = _outputs(args)  # an unknown kind fails before the model loads
     image = _image(args, region)
-    result = _predictor(args).predict_raster(
-        image, args.out, probabilities=args.probabilities, preview=args.preview, region=region,
-        progress=not args.no_progress)
+    result = _predictor(args).predict_raster(image, outputs=outputs, region=region, progress=not args.no_progress)
     print(f"wrote {result.classes} ({result.window.height}x{result.window.width} px, {result.mode} mode, "
           f"{result.seconds:.1f}s, {result.megapixels_per_second:.3f} Mpx/s)")
-    for extra in (result.probabilities, result.preview, result.stac_item):
-        if extra is not None:
+    for key, extra in result.outputs.items():
+        if key != "classes":
             print(f"wrote {extra}")
     return 0
 

@@ -24,7 +24,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 from rasterio.enums import Resampling
 
@@ -39,6 +38,16 @@ from .access import Access, AnonymousAccess, PlanetaryComputerSas, RequesterPays
 from .catalog import Catalog, StacApiCatalog, StaticCatalog
 from .items import DEFAULT_ASSET, NaipItem
 from .mosaic import MOSAIC_VERSION, ItemHeader, ItemReader, MosaicStats, default_resampling, mosaic_block
+from .names import (
+    DEFAULT_SOURCE,
+    SOURCE_PREFIX,
+    SOURCES,
+    SPEC_PREFIX,
+    is_source_name,
+    is_spec,
+    parse_source_name,
+    parse_spec,
+)
 from .plan import NAIP_EXTENT, Place, Selection, TargetGrid, locate, plan_grid, select_items
 
 log = logging.getLogger(__name__)
@@ -46,7 +55,6 @@ log = logging.getLogger(__name__)
 PLANETARY_COMPUTER_STAC = "https://planetarycomputer.microsoft.com/api/stac/v1"
 EARTH_SEARCH_STAC = "https://earth-search.aws.element84.com/v1"
 #: The image argument prefix naming a NAIP source (``naip:``, ``naip:earth-search``, ``naip:URL``, ``naip:PATH``).
-SPEC_PREFIX = "naip:"
 SCENE_FORMAT = "landcover-sdk imagery scene 1"
 BAND_NAMES = ("red", "green", "blue", "nir")
 RESAMPLINGS = ("average", "bilinear", "cubic", "nearest", "lanczos")
@@ -239,11 +247,12 @@ class NaipSource:
         return cls(catalog, access, name=name, options=FetchOptions(year=year, **options), **extra)
 
     @classmethod
-    def from_spec(cls, spec: str, **overrides: Any) -> NaipSource:
+    def from_name(cls, spec: str, **overrides: Any) -> NaipSource:
         """A source named as an image argument: ``naip:`` followed by where, then ``?option=value&…``.
 
-        Where: nothing or ``planetary-computer`` (the Planetary Computer), ``earth-search``, a STAC
-        API URL, or a static catalog (a path or URL ending in ``.json``). Options: ``year``,
+        Where: nothing (the default, ``planetary-computer``), a name registered in
+        :data:`~landcover_sdk.imagery.SOURCES` (``planetary-computer``, ``earth-search``, a plugin's),
+        a STAC API URL, or a static catalog (a path or URL ending in ``.json``). Options: ``year``,
         ``allow_mixed_years``, ``allow_partial``, ``resolution``, ``resampling``, ``collection``.
         ``naip:planetary-computer?year=2018``.
 
@@ -251,17 +260,25 @@ class NaipSource:
             spec: the text.
             **overrides: options that win over those in the text (the CLI's flags).
         """
-        where, opts = parse_spec(spec)
+        where, opts = parse_source_name(spec)
         opts.update({k: v for k, v in overrides.items() if v is not None})
         collection = opts.pop("collection", "naip")
         year = opts.pop("year", None)
-        if where in ("", "planetary-computer", "pc"):
-            return cls.from_planetary_computer(year, collection=collection, **opts)
-        if where == "earth-search":
-            return cls.from_earth_search(year, collection=collection, **opts)
-        if where.endswith(".json"):
+        if where.endswith(".json") and where not in SOURCES:
             return cls.from_static_catalog(where, collection=collection, year=year, **opts)
-        return cls.from_stac_api(where, collection=collection, year=year, **opts)
+        if where.startswith(("http://", "https://")) and where not in SOURCES:
+            return cls.from_stac_api(where, collection=collection, year=year, **opts)
+        return SOURCES.get(where or DEFAULT_SOURCE).factory(year=year, collection=collection, **opts)
+
+    @classmethod
+    def from_spec(cls, spec: str, **overrides: Any) -> NaipSource:
+        """The old name of :meth:`from_name`.
+
+        Args:
+            spec: the text.
+            **overrides: options that win over those in the text.
+        """
+        return cls.from_name(spec, **overrides)
 
     def with_options(self, **changes: Any) -> NaipSource:
         """A copy with some :class:`FetchOptions` changed (``year=2018``, ``allow_partial=True``, ...).
@@ -639,53 +656,5 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _option(key: str, value: str) -> Any:
-    if key == "year":
-        if not value.isdigit():
-            raise ConfigError(f"naip: year={value!r} is not a year")
-        return int(value)
-    if key in ("allow_mixed_years", "allow_partial"):
-        if value.lower() not in ("", "1", "true", "yes", "0", "false", "no"):
-            raise ConfigError(f"naip: {key}={value!r} is not true or false")
-        return value.lower() in ("", "1", "true", "yes")
-    if key == "resolution":
-        try:
-            return float(value)
-        except ValueError:
-            raise ConfigError(f"naip: resolution={value!r} is not a number") from None
-    if key in ("resampling", "collection", "asset"):
-        return value
-    raise ConfigError(f"naip: unknown option {key!r} (year, allow_mixed_years, allow_partial, resolution, "
-                      "resampling, collection, asset)")
-
-
-def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
-    """Split a ``naip:`` source name into where and options, checking both (no catalog is contacted).
-
-    Args:
-        spec: e.g. ``naip:planetary-computer?year=2018``.
-
-    Raises:
-        ConfigError: not a NAIP source, or an unknown or malformed option.
-    """
-    if not spec.startswith(SPEC_PREFIX):
-        raise ConfigError(f"{spec!r}: a NAIP source starts with {SPEC_PREFIX!r}")
-    where, _, query = spec[len(SPEC_PREFIX):].partition("?")
-    known = ("", "planetary-computer", "pc", "earth-search")
-    if where not in known and not where.endswith(".json") and not where.startswith(("http://", "https://")):
-        raise ConfigError(f"{spec!r}: not a NAIP source (naip:, naip:planetary-computer, naip:earth-search, "
-                          "naip:<STAC API URL>, naip:<catalog.json>)")
-    opts = {key: _option(key, value) for key, value in parse_qsl(query, keep_blank_values=True)}
-    return where, opts
-
-
-def is_spec(value: object) -> bool:
-    """Whether ``value`` names a NAIP source (``naip:…``) rather than a file.
-
-    Args:
-        value: an image argument.
-    """
-    return isinstance(value, str) and value.startswith(SPEC_PREFIX)
-
-
-__all__ = ["FetchOptions", "ImageryScene", "NaipSource", "is_spec", "parse_spec"]
+__all__ = ["SOURCE_PREFIX", "SPEC_PREFIX", "FetchOptions", "ImageryScene", "NaipSource", "is_source_name", "is_spec",
+           "parse_source_name", "parse_spec"]

@@ -5,7 +5,8 @@ Where each concern lives:
 * :mod:`.predictor` — :class:`Predictor`, the entry point (arrays, raster regions, whole rasters);
 * :mod:`.tiling` — how exact and fast mode cut an area into network windows;
 * :mod:`.reader` — reading a region block by block with margins;
-* :mod:`.outputs` — class/probability COGs, metrics and pictures as sinks;
+* :mod:`.outputs` — what a prediction writes: output specs (:class:`Output`, registered in
+  :data:`OUTPUTS`) and the sinks they build;
 * :mod:`.backends` — ONNX Runtime (core install) and PyTorch;
 * :mod:`.metrics` — the tutorial's evaluation, streamed; :mod:`.render` — hard/soft renderings and
   :func:`classify` (scores → classes, the one place every surface does it);
@@ -15,6 +16,19 @@ Where each concern lives:
 
 from .backends import Backend, OnnxBackend, TorchBackend, load_backend
 from .metrics import ConfusionAccumulator, EvaluationReport, evaluate, softmax
+from .outputs import (
+    OUTPUTS,
+    BlockPrediction,
+    ClassesOutput,
+    FigureOutput,
+    FileOutput,
+    Output,
+    OutputContext,
+    PreviewOutput,
+    ProbabilitiesOutput,
+    ReportOutput,
+    Sink,
+)
 from .predictor import PredictionResult, Predictor
 from .render import (
     Classified,
@@ -32,14 +46,25 @@ from .tiling import Mode, Tiling
 from .units import UnitCache, UnitGrid, compute_units
 
 __all__ = [
+    "OUTPUTS",
     "Backend",
+    "BlockPrediction",
+    "ClassesOutput",
     "Classified",
     "ConfusionAccumulator",
     "EvaluationReport",
+    "FigureOutput",
+    "FileOutput",
     "Mode",
     "OnnxBackend",
+    "Output",
+    "OutputContext",
     "PredictionResult",
     "Predictor",
+    "PreviewOutput",
+    "ProbabilitiesOutput",
+    "ReportOutput",
+    "Sink",
     "Tiling",
     "TorchBackend",
     "UnitCache",

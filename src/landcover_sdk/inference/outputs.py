@@ -11,15 +11,24 @@ leaves anything under a final name.
 * :class:`Pictures` — a decimated preview PNG and the NAIP | prediction | soft | truth figure.
 
 Softmax is computed only when a sink's :attr:`~Sink.needs_probabilities` asks for it.
+
+What a call writes is a list of small output specs (:class:`Output`): :class:`ClassesOutput`,
+:class:`ProbabilitiesOutput`, :class:`PreviewOutput`, :class:`ReportOutput`, :class:`FigureOutput`, or
+your own (subclass :class:`FileOutput` and implement :meth:`~Output.build`). Each names its path,
+its key in :attr:`~landcover_sdk.inference.PredictionResult.outputs`, its STAC asset, and builds its
+sink. Kinds are registered in :data:`OUTPUTS` (entry-point group ``landcover_sdk.outputs``), so job
+files and the CLI can name them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -27,12 +36,14 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from .._atomic import check_output_path
+from .._registry import Registry
 from ..config.schemes import ClassScheme
 from ..data.raster import GeoTiffWriter, class_tags
 from ..data.windows import PixelWindow
 from .metrics import ConfusionAccumulator, EvaluationReport
 from .reader import Block
 from .render import hard_labels, naip_rgb, save_comparison, save_png, soft_labels
+from .stac import preview_asset, probabilities_asset
 
 
 @dataclass
@@ -289,3 +300,305 @@ class Pictures:
                 title = (f"pixel accuracy {ev.accuracy:.1%}, mean true-label probability "
                          f"{(ev.mean_true_probability or 0):.1%}")
             save_comparison(self.figure, panels, self.scheme, title=title)
+
+
+class _SaveReport:
+    """Writes the evaluation a :class:`Metrics` sink accumulates as JSON (the metrics stay one sink)."""
+
+    needs_probabilities = False
+    writes_files = False
+
+    def __init__(self, metrics: Metrics, path: str | Path, inputs: tuple[str | Path, ...]) -> None:
+        self.metrics = metrics
+        self.path = check_output_path(path, inputs=inputs)
+
+    def __enter__(self) -> _SaveReport:
+        return self
+
+    def add(self, prediction: BlockPrediction) -> None:
+        """Nothing to do per block: the metrics sink counts."""
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.metrics.accumulator.report().save_json(self.path)
+
+
+# ---------------------------------------------------------------------------------------------- output specs
+@dataclass(frozen=True)
+class OutputContext:
+    """What every output of one :meth:`~landcover_sdk.inference.Predictor.predict_raster` call shares.
+
+    Attributes:
+        grid: the georeferencing of the region (raster outputs).
+        scheme: the class scheme.
+        mode: the mode label recorded in metadata (``exact``, ``fast``, ...).
+        region: the predicted region, in raster pixels.
+        metrics: the evaluation being accumulated, when labels were given.
+        inputs: paths no output may overwrite.
+    """
+
+    grid: RasterGrid
+    scheme: ClassScheme
+    mode: str
+    region: PixelWindow
+    metrics: Metrics | None
+    inputs: tuple[str | Path, ...]
+
+
+@runtime_checkable
+class Output(Protocol):
+    """One thing a raster prediction writes: the contract of a user-defined output.
+
+    Attributes:
+        kind: the registered name of the kind (``"classes"``, ``"pixel-counts"``).
+        path: where it goes (a local path or a storage URL; remote outputs are staged and uploaded).
+        result_key: its key in :attr:`PredictionResult.outputs` and in the STAC Item's assets.
+        needs_labels: whether it can only be written when labels are given.
+    """
+
+    @property
+    def kind(self) -> str:
+        """The registered name of the kind."""
+        ...
+
+    @property
+    def path(self) -> str | Path:
+        """Where it goes."""
+        ...
+
+    @property
+    def result_key(self) -> str:
+        """Its key in the result and the STAC Item."""
+        ...
+
+    @property
+    def needs_labels(self) -> bool:
+        """Whether it needs labels."""
+        ...
+
+    def build(self, ctx: OutputContext) -> Sink:
+        """The sink that writes this output to :attr:`path` (checks the path now; creates nothing until entered).
+
+        Args:
+            ctx: what the call's outputs share.
+        """
+        ...
+
+    def stac_asset(self, href: str, scheme: ClassScheme, resolution: float) -> dict[str, Any] | None:
+        """This output's asset in the class COG's STAC Item, or ``None`` for none.
+
+        Args:
+            href: the asset's relative href (``./name``).
+            scheme: the class scheme.
+            resolution: the pixel size in CRS units.
+        """
+        ...
+
+    def with_path(self, path: str | Path) -> Output:
+        """A copy writing to ``path`` (how a remote output is staged locally).
+
+        Args:
+            path: the new path.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class FileOutput:
+    """Base of the built-in outputs: a frozen dataclass holding the path. Subclass it and implement :meth:`build`.
+
+    Args:
+        path: where the output goes (path or storage URL).
+    """
+
+    kind: ClassVar[str] = ""
+    needs_labels: ClassVar[bool] = False
+    path: str | Path
+
+    @property
+    def result_key(self) -> str:
+        """The key in :attr:`PredictionResult.outputs` (default: the kind)."""
+        return self.kind
+
+    def build(self, ctx: OutputContext) -> Sink:
+        """The sink writing this output.
+
+        Args:
+            ctx: what the call's outputs share.
+        """
+        raise NotImplementedError(f"{type(self).__name__}.build")
+
+    def stac_asset(self, href: str, scheme: ClassScheme, resolution: float) -> dict[str, Any] | None:
+        """No STAC asset by default.
+
+        Args:
+            href: the asset's relative href.
+            scheme: the class scheme.
+            resolution: the pixel size.
+        """
+        return None
+
+    def with_path(self, path: str | Path) -> FileOutput:
+        """A copy writing to ``path``.
+
+        Args:
+            path: the new path.
+        """
+        return dataclasses.replace(self, path=path)
+
+
+@dataclass(frozen=True)
+class ClassesOutput(FileOutput):
+    """The class COG (it carries the STAC Item, ``<stem>.stac.json``).
+
+    Args:
+        path: the COG.
+    """
+
+    kind: ClassVar[str] = "classes"
+
+    def build(self, ctx: OutputContext) -> Sink:
+        """A :class:`ClassRaster`.
+
+        Args:
+            ctx: what the call's outputs share.
+        """
+        return ClassRaster(self.path, ctx.grid, ctx.scheme, ctx.mode)
+
+
+@dataclass(frozen=True)
+class ProbabilitiesOutput(FileOutput):
+    """The probability COG (uint8 softmax × 255, one band per class).
+
+    Args:
+        path: the COG.
+    """
+
+    kind: ClassVar[str] = "probabilities"
+
+    def build(self, ctx: OutputContext) -> Sink:
+        """A :class:`ProbabilityRaster`.
+
+        Args:
+            ctx: what the call's outputs share.
+        """
+        return ProbabilityRaster(self.path, ctx.grid, ctx.scheme, ctx.mode)
+
+    def stac_asset(self, href: str, scheme: ClassScheme, resolution: float) -> dict[str, Any] | None:
+        """The probabilities asset.
+
+        Args:
+            href: the asset's relative href.
+            scheme: the class scheme (band names).
+            resolution: the pixel size.
+        """
+        return probabilities_asset(href, scheme, resolution)
+
+
+@dataclass(frozen=True)
+class PreviewOutput(FileOutput):
+    """A PNG of the hard labels, decimated to at most 1024 pixels a side.
+
+    Args:
+        path: the PNG.
+    """
+
+    kind: ClassVar[str] = "preview"
+
+    def build(self, ctx: OutputContext) -> Sink:
+        """A :class:`Pictures` drawing the preview.
+
+        Args:
+            ctx: what the call's outputs share.
+        """
+        return Pictures(ctx.scheme, ctx.region, preview=self.path, inputs=ctx.inputs)
+
+    def stac_asset(self, href: str, scheme: ClassScheme, resolution: float) -> dict[str, Any] | None:
+        """The preview asset.
+
+        Args:
+            href: the asset's relative href.
+            scheme: the class scheme.
+            resolution: the pixel size.
+        """
+        return preview_asset(href)
+
+
+@dataclass(frozen=True)
+class ReportOutput(FileOutput):
+    """The evaluation as JSON (needs labels).
+
+    Args:
+        path: the JSON file.
+    """
+
+    kind: ClassVar[str] = "report"
+    needs_labels: ClassVar[bool] = True
+
+    def build(self, ctx: OutputContext) -> Sink:
+        """A sink saving the call's metrics.
+
+        Args:
+            ctx: what the call's outputs share (its ``metrics`` is set when labels are given).
+        """
+        assert ctx.metrics is not None
+        return _SaveReport(ctx.metrics, self.path, ctx.inputs)
+
+
+@dataclass(frozen=True)
+class FigureOutput(FileOutput):
+    """The NAIP | prediction | soft prediction | truth PNG (needs labels).
+
+    Args:
+        path: the PNG.
+    """
+
+    kind: ClassVar[str] = "figure"
+    needs_labels: ClassVar[bool] = True
+
+    def build(self, ctx: OutputContext) -> Sink:
+        """A :class:`Pictures` drawing the figure.
+
+        Args:
+            ctx: what the call's outputs share.
+        """
+        return Pictures(ctx.scheme, ctx.region, figure=self.path, metrics=ctx.metrics, inputs=ctx.inputs)
+
+
+#: Output kinds by name: a class taking the path. Plugins register under the ``landcover_sdk.outputs`` entry points.
+OUTPUTS: Registry[type[Output]] = Registry("output kind", "landcover_sdk.outputs")
+for _kind in (ClassesOutput, ProbabilitiesOutput, PreviewOutput, ReportOutput, FigureOutput):
+    OUTPUTS.register(_kind.kind, _kind)
+
+
+def output(kind: str, path: str | Path) -> Output:
+    """The output of a registered kind, by name (how job files and the CLI name outputs).
+
+    Args:
+        kind: a name in :data:`OUTPUTS` (``"classes"``, ``"probabilities"``, ...).
+        path: where it goes.
+
+    Raises:
+        ConfigError: an unknown kind.
+    """
+    return OUTPUTS.get(kind)(path)  # type: ignore[call-arg]
+
+
+def outputs_from_keywords(dst: str | Path | None = None, *, probabilities: str | Path | None = None,
+                          preview: str | Path | None = None, report: str | Path | None = None,
+                          figure: str | Path | None = None, outputs: Sequence[Output] = ()) -> list[Output]:
+    """The output list of :meth:`~landcover_sdk.inference.Predictor.predict_raster`'s keywords, then ``outputs``.
+
+    Args:
+        dst: the class COG.
+        probabilities: the probability COG.
+        preview: the preview PNG.
+        report: the evaluation JSON.
+        figure: the comparison PNG.
+        outputs: further outputs, in order.
+    """
+    named: list[tuple[type[FileOutput], str | Path | None]] = [
+        (ClassesOutput, dst), (ProbabilitiesOutput, probabilities), (PreviewOutput, preview),
+        (ReportOutput, report), (FigureOutput, figure)]
+    return [kind(path) for kind, path in named if path is not None] + list(outputs)

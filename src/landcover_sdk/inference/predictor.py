@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import dataclasses
 import json
 import logging
 import math
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 import rasterio
 
-from .._atomic import atomic_write_text, check_output_path
+from .._atomic import check_output_path
 from .._util import is_remote, local_path, progress_bar
 from ..config.models import PredictConfig
 from ..config.region import Region
@@ -54,9 +54,10 @@ from ..data.region import RasterRegion, resolve_region
 from ..data.windows import PixelWindow
 from ..errors import ConfigError, DataError, InvalidRasterError, LabelValueError, StorageError
 from ..models.builtin import resolve_model
+from ..storage.staging import StagedSink, check_remote, publish_text, stage_path
 from .backends import Backend, BackendName, check_batch, load_backend
 from .metrics import EvaluationReport
-from .outputs import BlockPrediction, ClassRaster, Metrics, Pictures, ProbabilityRaster, RasterGrid, Sink
+from .outputs import BlockPrediction, Metrics, Output, OutputContext, RasterGrid, Sink, outputs_from_keywords
 from .reader import Block, pad_mode, read_blocks
 from .render import classify
 from .stac import COG_TYPE, SourceLink, class_item, item_path
@@ -80,24 +81,40 @@ class PredictionResult:
     """What :meth:`Predictor.predict_raster` wrote and how fast.
 
     Attributes:
-        classes: the class COG (local path, or the storage URL it was uploaded to), if asked for.
-        probabilities: the probability COG, if asked for.
-        preview: the preview PNG, if asked for.
+        outputs: every output written, by :attr:`~landcover_sdk.inference.outputs.Output.result_key`
+            (``classes``, ``probabilities``, ``preview``, ``report``, ``figure``, ``stac_item``, your own):
+            the local path, or the storage URL it was uploaded to.
         window: the region predicted, in raster pixels.
         mode: ``"exact"`` or ``"fast"``; for an int8 model e.g. ``"exact tiling, int8 (approximate)"``.
         seconds: wall-clock time of the call.
         evaluation: the metrics, when labels were given.
-        stac_item: the STAC Item written beside the class COG (``<name>.stac.json``), if any.
     """
 
-    classes: str | Path | None
-    probabilities: str | Path | None
-    preview: str | Path | None
+    outputs: dict[str, str | Path]
     window: PixelWindow
     mode: str
     seconds: float
     evaluation: EvaluationReport | None = None
-    stac_item: str | Path | None = None
+
+    @property
+    def classes(self) -> str | Path | None:
+        """The class COG, if asked for."""
+        return self.outputs.get("classes")
+
+    @property
+    def probabilities(self) -> str | Path | None:
+        """The probability COG, if asked for."""
+        return self.outputs.get("probabilities")
+
+    @property
+    def preview(self) -> str | Path | None:
+        """The preview PNG, if asked for."""
+        return self.outputs.get("preview")
+
+    @property
+    def stac_item(self) -> str | Path | None:
+        """The STAC Item written beside the class COG (``<name>.stac.json``), if any."""
+        return self.outputs.get("stac_item")
 
     @property
     def megapixels_per_second(self) -> float:
@@ -319,8 +336,9 @@ class Predictor:
     def predict_raster(
         self,
         src: str | Path | ImageryScene | NaipSource,
-        dst: str | Path | None,
+        dst: str | Path | None = None,
         *,
+        outputs: Sequence[Output] = (),
         probabilities: str | Path | None = None,
         preview: str | Path | None = None,
         labels: str | Path | None = None,
@@ -334,9 +352,9 @@ class Predictor:
 
         Every input and output is checked, and the model's session built, before any pixel is
         computed; outputs are written under temporary names and renamed only when complete. Any
-        path may be a storage URL (``az://container/path``). The class COG gets a STAC Item
-        beside it (``<name>.stac.json``: grid, classes and colours, the imagery and model it
-        came from).
+        path may be a storage URL (``az://container/path``): it is written locally and uploaded
+        when complete. The class COG gets a STAC Item beside it (``<name>.stac.json``: grid,
+        classes and colours, the imagery and model it came from).
 
         Args:
             src: 4-band uint8 GeoTIFF (path or storage URL); or NAIP from a STAC catalog for
@@ -346,6 +364,9 @@ class Predictor:
             dst: COG of class ids (uint8) with the scheme's colour map and class names, the source
                 CRS and the region's transform; input no-data pixels become the no-data class (0).
                 ``None`` to write no class raster.
+            outputs: further outputs (:class:`~landcover_sdk.inference.outputs.Output`): built-in
+                specs such as ``ProbabilitiesOutput("p.tif")`` or your own; each keyword below is
+                shorthand for one.
             probabilities: COG with one uint8 band per class (softmax × 255).
             preview: PNG of the hard labels (decimated to at most 1024 pixels a side).
             labels: an aligned label raster: the region is also evaluated, block by block, into
@@ -358,36 +379,12 @@ class Predictor:
             mode: ``"exact"`` or ``"fast"`` (default: the configured mode).
             progress: show a progress bar on a terminal.
         """
-        requested = dict(dst=dst, probabilities=probabilities, preview=preview, report=report, figure=figure)
-        reg = Region.coerce(region)
-        if any(v is not None and is_remote(v) for v in requested.values()):
-            from ..storage import staged_outputs
-
-            urls = [str(v) for v in requested.values() if v is not None]
-            if len(set(urls)) != len(urls):
-                raise StorageError(f"output paths must differ: {', '.join(urls)}")
-            with staged_outputs(requested) as local:
-                result = self.predict_raster(src, local["dst"], probabilities=local["probabilities"],
-                                             preview=local["preview"], labels=labels, report=local["report"],
-                                             figure=local["figure"], region=reg, mode=mode, progress=progress)
-                staged_item = Path(result.stac_item).read_bytes() if result.stac_item is not None else None
-            item_url = None
-            if staged_item is not None and dst is not None:
-                item_url = _upload_item(staged_item, dst, result, probabilities, preview)
-            return dataclasses.replace(result, classes=dst, probabilities=probabilities, preview=preview,
-                                       stac_item=item_url)
         t0 = time.perf_counter()
+        specs = outputs_from_keywords(dst, probabilities=probabilities, preview=preview, report=report,
+                                      figure=figure, outputs=outputs)
+        reg = Region.coerce(region)
         tiling = self.tiling(mode)
-        outputs = [p for p in requested.values() if p is not None]
-        if not outputs and labels is None:
-            raise StorageError("no output requested (give dst, probabilities, preview, labels, report or figure)")
-        resolved = [Path(p).resolve() for p in outputs]
-        if len(set(resolved)) != len(resolved):
-            raise StorageError(f"output paths must differ: {', '.join(map(str, outputs))}")
-        for p in outputs:  # before any imagery is fetched
-            check_output_path(p)
-        if (report is not None or figure is not None) and labels is None:
-            raise StorageError("report and figure need labels")
+        _check_outputs(specs, labels)  # before any imagery is fetched
         src, reg, sources = self._source(src, reg, progress)
         src_local = _local_raster(src)
         info = self.check_source(src_local)
@@ -396,33 +393,34 @@ class Predictor:
         win = area.window
         inputs = (src,) + ((labels,) if labels is not None else ())
         grid = RasterGrid(win.width, win.height, info.crs, area.transform(info), inputs)
-        sinks: list[Sink] = []
         label = self.mode_label(tiling.mode)
-        if dst is not None:
-            sinks.append(ClassRaster(dst, grid, self.scheme, label))
-        if probabilities is not None:
-            sinks.append(ProbabilityRaster(probabilities, grid, self.scheme, label))
-        metrics = Metrics(self.scheme, report, inputs=inputs) if label_ds is not None else None
-        if metrics is not None:
-            sinks.append(metrics)
-        if preview is not None or figure is not None:
-            sinks.append(Pictures(self.scheme, win, preview=preview, figure=figure, metrics=metrics, inputs=inputs))
-        self.backend.prepare(mean_subtracted=tiling.subtracts_block_means)
-        n_blocks = math.ceil(win.height / tiling.block_side) * math.ceil(win.width / tiling.block_side)
-        log.info("predicting %dx%d px (%s) of %s in %s mode (%d block(s))", win.height, win.width, reg.describe(),
-                 src, label, n_blocks)
-        self._run_blocks(src_local, info, area, tiling, label_ds, sinks, n_blocks, progress)
-        item_file = None
-        if dst is not None:
-            item = class_item(classes=dst, crs=info.crs, transform=grid.transform, height=win.height,
+        metrics = Metrics(self.scheme, inputs=inputs) if label_ds is not None else None
+        ctx = OutputContext(grid, self.scheme, label, win, metrics, inputs)
+        with tempfile.TemporaryDirectory(prefix="lc-stage-") as stage:
+            sinks: list[Sink] = [_build(spec, ctx, Path(stage), i) for i, spec in enumerate(specs)]
+            if metrics is not None:
+                sinks.insert(0, metrics)
+            self.backend.prepare(mean_subtracted=tiling.subtracts_block_means)
+            n_blocks = math.ceil(win.height / tiling.block_side) * math.ceil(win.width / tiling.block_side)
+            log.info("predicting %dx%d px (%s) of %s in %s mode (%d block(s))", win.height, win.width,
+                     reg.describe(), src, label, n_blocks)
+            self._run_blocks(src_local, info, area, tiling, label_ds, sinks, n_blocks, progress)
+        written: dict[str, str | Path] = {spec.result_key: _as_result(spec.path) for spec in specs}
+        classes = next((spec for spec in specs if spec.kind == "classes"), None)
+        if classes is not None:
+            resolution = abs(grid.transform.a)
+            assets = {}
+            for spec in specs:
+                if spec is not classes:
+                    asset = spec.stac_asset(f"./{_name(spec.path)}", self.scheme, resolution)
+                    if asset is not None:
+                        assets[spec.result_key] = asset
+            item = class_item(classes=classes.path, crs=info.crs, transform=grid.transform, height=win.height,
                               width=win.width, scheme=self.scheme, mode=label,
-                              sources=sources or [_file_link(src)], model=self.model_source,
-                              probabilities=probabilities, preview=preview)
-            item_file = atomic_write_text(item_path(dst), json.dumps(item, indent=2) + "\n")
+                              sources=sources or [_file_link(src)], model=self.model_source, extra_assets=assets)
+            written["stac_item"] = publish_text(item_path(classes.path), json.dumps(item, indent=2) + "\n")
         seconds = time.perf_counter() - t0
-        result = PredictionResult(Path(dst) if dst else None, Path(probabilities) if probabilities else None,
-                                  Path(preview) if preview else None, win, label, seconds,
-                                  metrics.report if metrics is not None else None, item_file)
+        result = PredictionResult(written, win, label, seconds, metrics.report if metrics is not None else None)
         log.info("predicted %.2f Mpx in %.1fs (%.3f Mpx/s)", win.height * win.width / 1e6, seconds,
                  result.megapixels_per_second)
         return result
@@ -430,10 +428,10 @@ class Predictor:
     def _source(self, src: str | Path | ImageryScene | NaipSource, region: Region,
                 progress: bool) -> tuple[str | Path, Region, list[SourceLink]]:
         """The raster to read, the region in it, and the imagery it holds (NAIP sources fetched here)."""
-        from ..imagery import ImageryScene, NaipSource, is_spec
+        from ..imagery import ImageryScene, NaipSource, is_source_name
 
-        if isinstance(src, NaipSource) or is_spec(src):
-            source = src if isinstance(src, NaipSource) else NaipSource.from_spec(str(src))
+        if isinstance(src, NaipSource) or is_source_name(src):
+            source = src if isinstance(src, NaipSource) else NaipSource.from_name(str(src))
             if region.kind in ("whole", "window"):
                 raise ConfigError("region: NAIP from a catalog needs a place: center_lat/center_lon (+ region_size), "
                                   "bounds or a geometry")
@@ -519,24 +517,42 @@ def _file_link(src: str | Path) -> SourceLink:
     return SourceLink(text, f"imagery {Path(text).name}")
 
 
-def _upload_item(item: bytes, dst: str | Path, result: PredictionResult, probabilities: str | Path | None,
-                 preview: str | Path | None) -> str:
-    """Upload a staged prediction's STAC Item beside its class COG (asset names follow the uploaded names)."""
-    import tempfile
+def _check_outputs(specs: Sequence[Output], labels: str | Path | None) -> None:
+    """Every output checked before any work: something asked, distinct paths, writable places, labels if needed."""
+    if not specs and labels is None:
+        raise StorageError("no output requested (give dst, probabilities, preview, labels, report or figure)")
+    names = [str(spec.path) for spec in specs]
+    keys = [spec.result_key for spec in specs]
+    resolved = [n if is_remote(n) else str(Path(n).resolve()) for n in names]
+    if len(set(resolved)) != len(resolved):
+        raise StorageError(f"output paths must differ: {', '.join(names)}")
+    if len(set(keys)) != len(keys):
+        raise ConfigError(f"outputs must have distinct result keys: {', '.join(keys)}")
+    for spec in specs:
+        if is_remote(spec.path):
+            check_remote(str(spec.path))
+        else:
+            check_output_path(spec.path)
+    if labels is None and any(spec.needs_labels for spec in specs):
+        needing = sorted({spec.kind for spec in specs if spec.needs_labels} - {"report", "figure"})
+        raise StorageError(f"{', '.join(needing)} need labels" if needing else "report and figure need labels")
 
-    from ..storage import get_storage
 
-    data = json.loads(item)
-    data["id"] = Path(str(dst)).stem
-    for key, target in (("classes", dst), ("probabilities", probabilities), ("preview", preview)):
-        if key in data["assets"] and target is not None:
-            data["assets"][key]["href"] = f"./{str(target).rsplit('/', 1)[-1]}"
-    url = item_path(dst)
-    with tempfile.TemporaryDirectory(prefix="lc-item-") as tmp:
-        local = Path(tmp) / "item.json"
-        local.write_text(json.dumps(data, indent=2) + "\n")
-        get_storage(url).upload(local, url)
-    return url
+def _build(spec: Output, ctx: OutputContext, stage: Path, index: int) -> Sink:
+    """The sink of one output; a remote one writes a local stand-in that is uploaded when complete."""
+    if not is_remote(spec.path):
+        return spec.build(ctx)
+    url = str(spec.path)
+    local = stage_path(stage, index, url)
+    return StagedSink(spec.with_path(local).build(ctx), local, url)
+
+
+def _as_result(path: str | Path) -> str | Path:
+    return path if is_remote(path) else Path(path)
+
+
+def _name(path: str | Path) -> str:
+    return str(path).rsplit("/", 1)[-1] if is_remote(path) else Path(path).name
 
 
 def _local_raster(path: str | Path) -> str:

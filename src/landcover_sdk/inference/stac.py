@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,7 +66,8 @@ def item_path(classes: str | Path) -> str:
 def class_item(*, classes: str | Path, crs: CRS | None, transform: Affine, height: int, width: int,
                scheme: ClassScheme, mode: str, sources: Sequence[SourceLink] = (), model: str | None = None,
                probabilities: str | Path | None = None, preview: str | Path | None = None,
-               created: dt.datetime | None = None) -> dict[str, Any]:
+               created: dt.datetime | None = None,
+               extra_assets: Mapping[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The STAC Item of a class COG.
 
     Args:
@@ -82,6 +83,7 @@ def class_item(*, classes: str | Path, crs: CRS | None, transform: Affine, heigh
         probabilities: the probability COG beside it, if written.
         preview: the PNG preview beside it, if written.
         created: when it was computed (default now).
+        extra_assets: further assets by key (other outputs' :meth:`~landcover_sdk.inference.outputs.Output.stac_asset`).
     """
     now = (created or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds").replace("+00:00", "Z")
     name = Path(str(classes)).name
@@ -120,15 +122,10 @@ def class_item(*, classes: str | Path, crs: CRS | None, transform: Affine, heigh
         },
     }
     if probabilities is not None:
-        assets["probabilities"] = {
-            "href": f"./{Path(str(probabilities)).name}", "type": COG_TYPE, "roles": ["data"],
-            "title": "class probabilities (softmax × 255), one band per class",
-            "raster:bands": [{"name": c.name, "data_type": "uint8", "scale": 1 / 255, "offset": 0,
-                              "spatial_resolution": resolution} for c in scheme.classes],
-        }
+        assets["probabilities"] = probabilities_asset(f"./{Path(str(probabilities)).name}", scheme, resolution)
     if preview is not None:
-        assets["preview"] = {"href": f"./{Path(str(preview)).name}", "type": "image/png", "roles": ["overview"],
-                             "title": "preview of the classes"}
+        assets["preview"] = preview_asset(f"./{Path(str(preview)).name}")
+    assets.update(extra_assets or {})
     here = Path(item_path(classes)).resolve().parent if "://" not in str(classes) else None
     links = [{"rel": "derived_from", "href": _relative(s.href, here), "type": s.media_type, "title": s.title}
              for s in sources]
@@ -146,6 +143,31 @@ def class_item(*, classes: str | Path, crs: CRS | None, transform: Affine, heigh
         "assets": assets,
         "links": links,
     }
+
+
+def probabilities_asset(href: str, scheme: ClassScheme, resolution: float) -> dict[str, Any]:
+    """The STAC asset of a probability COG.
+
+    Args:
+        href: its relative href.
+        scheme: the class scheme (band names).
+        resolution: the pixel size.
+    """
+    return {
+        "href": href, "type": COG_TYPE, "roles": ["data"],
+        "title": "class probabilities (softmax × 255), one band per class",
+        "raster:bands": [{"name": c.name, "data_type": "uint8", "scale": 1 / 255, "offset": 0,
+                          "spatial_resolution": resolution} for c in scheme.classes],
+    }
+
+
+def preview_asset(href: str) -> dict[str, Any]:
+    """The STAC asset of a preview PNG.
+
+    Args:
+        href: its relative href.
+    """
+    return {"href": href, "type": "image/png", "roles": ["overview"], "title": "preview of the classes"}
 
 
 def _relative(href: str, here: Path | None) -> str:

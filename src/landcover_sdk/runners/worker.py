@@ -240,43 +240,43 @@ def prediction_items(spec: JobSpec) -> list[tuple[str, PixelWindow | None, str]]
 
 
 def _predict(spec: JobSpec, index: int, count: int, *, progress: bool) -> list[str]:
+    from ..inference.outputs import ClassesOutput, Output, ProbabilitiesOutput
     from ..inference.predictor import Predictor
 
     predictor = Predictor.from_file(str(spec.inputs["model"]), config=spec.predict_config())
     mine = prediction_items(spec)[index::count]
     log.info("task %d/%d: %d prediction item(s)", index, count, len(mine))
     urls = []
-    want_probabilities = predictor.config.probabilities
     for image, window, name in mine:
-        url = output_url(spec, name)
-        prob_url = output_url(spec, name.replace("_classes.tif", "_probabilities.tif")) if want_probabilities else None
-        for u in (url, prob_url):
-            if u is not None:
-                _ensure_local_parent(u)
+        outputs: list[Output] = [ClassesOutput(output_url(spec, name))]
+        if predictor.config.probabilities:
+            outputs.append(ProbabilitiesOutput(output_url(spec, name.replace("_classes.tif", "_probabilities.tif"))))
+        for out in outputs:
+            _ensure_local_parent(str(out.path))
         region = Region.from_window(window) if window is not None else spec.region
-        result = predictor.predict_raster(image, url, probabilities=prob_url, region=region, progress=progress)
-        urls += [str(u) for u in (url, prob_url, result.stac_item) if u is not None]
+        result = predictor.predict_raster(image, outputs=outputs, region=region, progress=progress)
+        urls += [str(u) for u in result.outputs.values()]
     return urls
 
 
 def _evaluate(spec: JobSpec, *, progress: bool) -> list[str]:
+    from ..inference.outputs import ClassesOutput, FigureOutput, Output, ProbabilitiesOutput, ReportOutput
     from ..inference.predictor import Predictor
 
     predictor = Predictor.from_file(str(spec.inputs["model"]), config=spec.predict_config())
-    names = {"dst": "classes.tif", "report": "report.json", "figure": "comparison.png"}
+    outputs: list[Output] = [ClassesOutput(output_url(spec, "classes.tif")),
+                             ReportOutput(output_url(spec, "report.json")),
+                             FigureOutput(output_url(spec, "comparison.png"))]
     if predictor.config.probabilities:
-        names["probabilities"] = "probabilities.tif"
-    urls = {k: output_url(spec, v) for k, v in names.items()}
-    for url in urls.values():
-        _ensure_local_parent(url)
-    result = predictor.predict_raster(str(spec.inputs["image"]), urls["dst"], labels=str(spec.inputs["labels"]),
-                                      probabilities=urls.get("probabilities"), report=urls["report"],
-                                      figure=urls["figure"], region=spec.region,
-                                      progress=progress)
+        outputs.append(ProbabilitiesOutput(output_url(spec, "probabilities.tif")))
+    for out in outputs:
+        _ensure_local_parent(str(out.path))
+    result = predictor.predict_raster(str(spec.inputs["image"]), outputs=outputs, labels=str(spec.inputs["labels"]),
+                                      region=spec.region, progress=progress)
     if result.evaluation is not None:
         log.info("evaluation: pixel accuracy %.4f, mean true-label probability %s", result.evaluation.accuracy,
                  result.evaluation.mean_true_probability)
-    return list(urls.values())
+    return [str(out.path) for out in outputs]
 
 
 def _ensure_local_parent(url: str) -> None:

@@ -9,14 +9,11 @@ zero-argument factory returning a :class:`Storage`).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
-import tempfile
-from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from .._util import cache_dir, is_remote, redact
+from .._util import cache_dir, redact
 from ..errors import MissingPartnerError, StorageError
 from .azure_blob import AzureBlobStorage
 from .base import (
@@ -30,6 +27,7 @@ from .base import (
     reset_storage,
 )
 from .local import LocalStorage
+from .staging import StagedSink, publish_text, staged_outputs
 
 log = logging.getLogger(__name__)
 
@@ -79,35 +77,12 @@ def fetch_to_cache(url: str) -> Path:
     return store.download(url, target)
 
 
-@contextlib.contextmanager
-def staged_outputs(outputs: Mapping[str, str | Path | None]) -> Iterator[dict[str, str | Path | None]]:
-    """Local stand-ins for output URLs, uploaded when the block exits cleanly.
-
-    Local paths pass through unchanged. For each remote URL the container is checked before
-    the block runs (so a typo fails before any work), a temporary local path is yielded in its
-    place, and the finished file is uploaded atomically afterwards. Nothing is uploaded when
-    the block raises.
-    """
-    remote = {k: str(v) for k, v in outputs.items() if v is not None and is_remote(v)}
-    for url in remote.values():
-        get_storage(url).check_container(url)
-    with tempfile.TemporaryDirectory(prefix="lc-stage-") as tmp:
-        mapping: dict[str, str | Path | None] = dict(outputs)
-        for i, (key, url) in enumerate(remote.items()):
-            mapping[key] = Path(tmp) / f"{i}-{StorageURL.parse(url).name}"
-        yield mapping
-        for key, url in remote.items():
-            staged = Path(str(mapping[key]))
-            if staged.exists():
-                log.info("uploading %s", url)
-                get_storage(url).upload(staged, url)
-
-
 __all__ = [
     "ENTRY_POINT_GROUP",
     "AzureBlobStorage",
     "LocalStorage",
     "Storage",
+    "StagedSink",
     "StorageURL",
     "cache_dir",
     "configure_storage",
@@ -116,6 +91,7 @@ __all__ = [
     "gdal_path_for",
     "get_storage",
     "known_schemes",
+    "publish_text",
     "redact",
     "register_backend",
     "reset_storage",
