@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from ._redact import redact
+
+__all__ = ["cache_dir", "is_remote", "local_path", "progress_bar", "redact"]
 
 
 def is_remote(path: str | Path) -> bool:
@@ -25,24 +28,6 @@ def cache_dir() -> Path:
     """Where downloaded objects are cached (``LANDCOVER_CACHE_DIR`` or ``~/.cache/landcover-sdk``)."""
     root = os.environ.get("LANDCOVER_CACHE_DIR") or str(Path.home() / ".cache" / "landcover-sdk")
     return Path(root)
-
-
-_SECRET_PATTERNS = (
-    re.compile(r"(AccountKey=)[^;\s]+", re.IGNORECASE),
-    re.compile(r"(SharedAccessSignature=)[^;\s]+", re.IGNORECASE),
-    re.compile(r"([?&]sig=)[^&\s'\"]+", re.IGNORECASE),
-    re.compile(r"(Authorization:?\s*'?\"?\s*(?:SharedKey|Bearer)\s+)[^\s'\"]+", re.IGNORECASE),
-)
-
-
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """``text`` with account keys, SAS signatures, bearer tokens and the given secrets masked."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(r"\1***", text)
-    return text
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._redact import public_url
 from ..config.region import Region
 from ..errors import ConfigError, LandcoverError
 
@@ -168,7 +169,7 @@ def _search(args: argparse.Namespace) -> int:
         share = place.from_wgs84(item.shape()).intersection(place.area).area / max(place.area.area, 1e-9)
         rows.append({"id": item.id, "year": item.year, "state": item.state, "gsd": item.gsd, "crs": item.crs,
                      "bands": item.bands, "coverage": round(float(share), 4), "used": item.id in chosen,
-                     "href": item.href.split("?", 1)[0]})
+                     "href": public_url(item.href)})
     if args.json:
         print(json.dumps({"place": region.model_dump(mode="json"), "items": rows, "problem": problem}, indent=2))
         return 0

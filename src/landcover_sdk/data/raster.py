@@ -26,6 +26,7 @@ from rasterio.io import DatasetReader
 
 from .. import _gdal
 from .._atomic import check_output_path, partial_name, publish, remove_stale_partials
+from .._redact import first_line
 from .._util import is_remote, local_path
 from ..errors import CoordinateError, InvalidRasterError, RasterMismatchError
 from .windows import PixelWindow, require_inside
@@ -84,18 +85,8 @@ def _exists(path: str | Path) -> bool:
     return local_path(path).exists()
 
 
-def short_error(exc: BaseException, limit: int | None = 200) -> str:
-    """The first line of an error, GDAL's own explanation where rasterio chained it.
-
-    Args:
-        exc: the exception.
-        limit: most characters kept (``None``: the whole line).
-    """
-    # rasterio's "See previous exception" messages carry GDAL's own explanation as the cause
-    if "previous exception" in str(exc) and exc.__cause__ is not None:
-        exc = exc.__cause__
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:limit]
+#: The first line of an error (:func:`landcover_sdk._redact.first_line`).
+short_error = first_line
 
 
 @dataclass(frozen=True)

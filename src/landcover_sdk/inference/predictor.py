@@ -35,6 +35,7 @@ import numpy.typing as npt
 import rasterio
 
 from .._atomic import atomic_write_text, check_output_path
+from .._redact import public_url
 from .._util import is_remote, local_path, progress_bar
 from ..config.models import PredictConfig
 from ..config.region import Region
@@ -515,7 +516,7 @@ def _local_model(path: str | Path) -> Path:
 
 
 def _file_link(src: str | Path) -> SourceLink:
-    text = str(src).split("?", 1)[0]
+    text = public_url(str(src))
     return SourceLink(text, f"imagery {Path(text).name}")
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import math
-import re
 import threading
 import warnings
 from collections.abc import Callable, Sequence
@@ -30,6 +29,7 @@ from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.warp import reproject, transform_bounds
 
+from .._redact import public_url
 from ..config.schemes import ClassScheme
 from ..data.raster import RasterInfo, gdal_path, open_raster, read_info, read_window, valid_mask
 from ..data.windows import PixelWindow
@@ -320,10 +320,10 @@ def check_precomputed(path: str | Path, info: RasterInfo, env: Callable[[], rast
                                        ("transform", cog.transform, info.transform)) if a != b]
     if differs:
         verb = "differ" if len(differs) > 1 else "differs"
-        raise DataError(f"{_public_name(str(path))}: the precomputed classes are not on the imagery's grid "
+        raise DataError(f"{public_url(str(path))}: the precomputed classes are not on the imagery's grid "
                         f"({' and '.join(differs)} {verb}); predict the whole image with `landcover predict`")
     if cog.count != 1 or cog.dtypes[0] != "uint8":
-        raise DataError(f"{_public_name(str(path))}: not a class raster (one uint8 band)")
+        raise DataError(f"{public_url(str(path))}: not a class raster (one uint8 band)")
     return local
 
 
@@ -355,13 +355,3 @@ def _png(image: Image.Image) -> bytes:
     buf = io.BytesIO()
     image.save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
-
-
-def _strip_queries(text: str) -> str:
-    """``text`` with every URL query string replaced by ``?...`` (SAS tokens live there)."""
-    return re.sub(r"\?[^\s)'\"]*", "?...", text)
-
-
-def _public_name(source: str) -> str:
-    """A source name safe to show: no query string (SAS tokens live there)."""
-    return source.split("?", 1)[0]
