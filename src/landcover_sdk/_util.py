@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,8 @@ from typing import Any
 
 from ._redact import redact
 
-__all__ = ["cache_dir", "is_remote", "local_path", "progress_bar", "redact"]
+__all__ = ["cache_dir", "flock", "is_remote", "local_path", "progress_bar", "redact",
+           "sha256_file"]
 
 
 def is_remote(path: str | Path) -> bool:
@@ -28,6 +30,44 @@ def cache_dir() -> Path:
     """Where downloaded objects are cached (``LANDCOVER_CACHE_DIR`` or ``~/.cache/landcover-sdk``)."""
     root = os.environ.get("LANDCOVER_CACHE_DIR") or str(Path.home() / ".cache" / "landcover-sdk")
     return Path(root)
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in chunks.
+
+    Args:
+        path: the file.
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def flock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on the file ``path`` (created, with its folder) for the block.
+
+    One process, and one thread, at a time gets through: each call opens its own file description, which
+    ``flock`` locks against every other one.
+
+    Args:
+        path: the lock file (its content is never written).
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: callers' atomic renames still keep their outputs whole
+        yield
+        return
+    lock = Path(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
