@@ -26,8 +26,8 @@ from xml.sax.saxutils import escape
 from .._atomic import atomic_output, atomic_write_bytes
 from .._version import __version__
 from ..errors import StorageError
-from ..inference.backends import is_int8_model, load_model_file
 from ..models.builtin import is_builtin, resolve_model
+from ..models.formats import is_int8_model, load_model_file
 from ..models.locate import local_model
 from ..models.onnx_export import save_onnx
 from .function import OUTPUTS, ClassifyLandcover

@@ -6,9 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
-from ..inference.backends import QuantizedBackend, is_int8_model, load_model_file
+from ..inference.backends import QuantizedBackend
 from ..models.builtin import BUILTIN_MODELS
 from ..models.cntk import import_cntk
+from ..models.formats import is_int8_model, load_model_file
 from ..models.locate import local_model
 from ..models.onnx_export import build_onnx
 from ..models.spec import macs_per_window, trainable_count
