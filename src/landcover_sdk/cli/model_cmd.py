@@ -12,7 +12,7 @@ from ..models.cntk import import_cntk
 from ..models.formats import is_int8_model, load_model_file
 from ..models.locate import local_model
 from ..models.onnx_export import build_onnx
-from ..models.spec import macs_per_window, trainable_count
+from ..models.shapes import macs_per_window, trainable_count
 from ..storage import get_storage
 
 

@@ -23,7 +23,7 @@ from ..config.base import format_validation_error
 from ..config.models import ModelConfig
 from ..config.schemes import ClassScheme
 from ..errors import ModelFormatError
-from .spec import parameter_shapes
+from .shapes import parameter_shapes
 
 FORMAT = "landcover-sdk/1"
 ARCHITECTURE = "tutorial-unet"

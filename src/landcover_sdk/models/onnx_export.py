@@ -24,7 +24,7 @@ from ..config.models import ModelConfig
 from ..config.schemes import ClassScheme
 from ..errors import ModelFormatError
 from .file import ARCHITECTURE, FORMAT, ModelFile, Provenance
-from .spec import parameter_shapes
+from .shapes import parameter_shapes
 
 OPSET = 17
 INPUT_NAME = "image"
