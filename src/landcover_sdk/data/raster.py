@@ -29,6 +29,7 @@ from .._atomic import check_output_path, partial_name, publish, remove_stale_par
 from .._redact import first_line
 from .._util import is_remote, local_path
 from ..errors import CoordinateError, InvalidRasterError, RasterMismatchError
+from ..storage import gdal_path_for, get_storage
 from .windows import PixelWindow, require_inside
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,6 @@ def gdal_path(path: str | Path) -> str:
     if text.startswith(("http://", "https://")):
         return f"/vsicurl/{text}"
     if is_remote(path):
-        from ..storage import gdal_path_for
-
         return gdal_path_for(str(path))
     return str(local_path(path))
 
@@ -79,8 +78,6 @@ def _exists(path: str | Path) -> bool:
     if str(path).startswith(("http://", "https://", "/vsi")):
         return True  # GDAL's own message says whether the server answered
     if is_remote(path):
-        from ..storage import get_storage
-
         return get_storage(str(path)).exists(str(path))
     return local_path(path).exists()
 

@@ -34,6 +34,7 @@ from ..config.region import Region
 from ..data.raster import GeoTiffWriter
 from ..data.windows import PixelWindow
 from ..errors import ConfigError, InvalidRasterError, NoCoverageError, StorageError
+from ..storage import get_storage
 from .access import Access, AnonymousAccess, PlanetaryComputerSas, RequesterPaysS3, public_href
 from .catalog import Catalog, StacApiCatalog, StaticCatalog
 from .items import DEFAULT_ASSET, NaipItem
@@ -403,8 +404,6 @@ class NaipSource:
             **kwargs: :meth:`for_region` options (``refresh``, ``progress``).
         """
         if is_remote(out):
-            from ..storage import get_storage
-
             store = get_storage(str(out))
             store.check_container(str(out))
             scene = self.for_region(region, **kwargs)
