@@ -557,7 +557,7 @@ def _footprint(head: ItemHeader, grid: TargetGrid) -> Any:
     """The item's raster bounds in the grid's CRS (what its pixels can reach)."""
     import shapely.geometry
 
-    from .plan import reproject_geometry
+    from ..data.geo import reproject_geometry
 
     left, bottom, right, top = _bounds(head)
     return reproject_geometry(shapely.geometry.box(left, bottom, right, top), head.crs, grid.crs)
