@@ -70,9 +70,6 @@ class TileGeometry:
         self._mercator_bounds = self.geo.bounds(WEB_MERCATOR)
         self.native_zoom = _native_zoom(abs(t.a), (self.bounds[1] + self.bounds[3]) / 2)
 
-    def _native_bounds(self) -> tuple[float, float, float, float]:
-        return self.geo.native_bounds
-
     def tile_window(self, z: int, x: int, y: int) -> PixelWindow | None:
         """The native pixels tile ``z/x/y`` covers (plus two for resampling), or ``None`` off the raster.
 
@@ -86,9 +83,6 @@ class TileGeometry:
         if b.left >= e or b.right <= w or b.bottom >= n or b.top <= s:
             return None  # answered without any projection: tiles off the raster cost nothing
         return self.geo.window((b.left, b.bottom, b.right, b.top), WEB_MERCATOR, grow=2)
-
-    def _window_of(self, bounds: Sequence[float], grow: int = 0) -> PixelWindow | None:
-        return self.geo.window(bounds, grow=grow)
 
     def bbox_window(self, bbox: Sequence[float]) -> PixelWindow:
         """The native pixels a WGS84 box covers.
@@ -106,9 +100,6 @@ class TileGeometry:
             raise WindowError(f"bbox: {list(bbox)} does not overlap the raster")
         return window
 
-    def _pixel(self, lon: float, lat: float) -> tuple[int, int]:
-        return self.geo.pixel(lon, lat)
-
     def pixel(self, lon: float, lat: float) -> tuple[int, int]:
         """The raster pixel ``(row, col)`` of a WGS84 position.
 
@@ -119,7 +110,7 @@ class TileGeometry:
         Raises:
             CoordinateError: not a position, or outside the raster.
         """
-        return self._pixel(lon, lat)
+        return self.geo.pixel(lon, lat)
 
 
 class TileRenderer:
