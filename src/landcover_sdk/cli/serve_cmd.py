@@ -133,6 +133,6 @@ def parse_models(values: list[str]) -> dict[str, str]:
 
 def _model_id(model: str) -> str:
     """A stable short name of the model for tile ETags: its file's hash (or the URL's for remote models)."""
-    from ..inference.shared import model_identity
+    from ..models.locate import model_identity
 
     return model_identity(model)[:16]
