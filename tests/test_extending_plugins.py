@@ -24,7 +24,7 @@ from landcover_sdk.inference import OUTPUTS, ClassesOutput, PreviewOutput
 from landcover_sdk.storage import base as storage_base
 from landcover_sdk.storage import register_backend, reset_storage
 
-from .stac_fixtures import TUTORIAL, Tile, _utm_origin, write_tile
+from .emulators.stac_fixtures import TUTORIAL, Tile, _utm_origin, write_tile
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "extending"
 MODEL = "builtin:tutorial-250epochs"

@@ -6,9 +6,11 @@ evaluation, with CNTK model import, tiled prediction to Cloud-Optimised GeoTIFFs
 for this machine and Azure Batch.
 
 Everything a user needs is importable from here (``from landcover_sdk import Predictor``); the
-sub-packages hold one concern each: ``config``, ``data``, ``models``, ``inference``, ``training``,
-``storage``, ``runners``, ``cli``. Names that need the optional ``train`` extra (torch), and the
-heavier ones, are imported lazily on first use; ``dir(landcover_sdk)`` lists them all.
+sub-packages hold one concern each and are layered, lowest first: ``config``, ``storage``, ``data``,
+``imagery`` and ``models``, ``inference`` and ``training``, ``serve``, ``arcgis``, ``samples`` and ``testing``,
+``runners``, ``cli``; each imports only from its own layer and those below (``docs/concepts.md``).
+Names that need the optional ``train`` extra (torch), and the heavier ones, are imported lazily on
+first use; ``dir(landcover_sdk)`` lists them all.
 
 Errors form one tree rooted at :class:`LandcoverError` (see :mod:`landcover_sdk.errors`).
 """

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from ._redact import redact
+
+__all__ = ["cache_dir", "flock", "is_remote", "local_path", "progress_bar", "redact",
+           "sha256_file"]
 
 
 def is_remote(path: str | Path) -> bool:
@@ -27,22 +32,42 @@ def cache_dir() -> Path:
     return Path(root)
 
 
-_SECRET_PATTERNS = (
-    re.compile(r"(AccountKey=)[^;\s]+", re.IGNORECASE),
-    re.compile(r"(SharedAccessSignature=)[^;\s]+", re.IGNORECASE),
-    re.compile(r"([?&]sig=)[^&\s'\"]+", re.IGNORECASE),
-    re.compile(r"(Authorization:?\s*'?\"?\s*(?:SharedKey|Bearer)\s+)[^\s'\"]+", re.IGNORECASE),
-)
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in chunks.
+
+    Args:
+        path: the file.
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
-def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """``text`` with account keys, SAS signatures, bearer tokens and the given secrets masked."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(r"\1***", text)
-    return text
+@contextlib.contextmanager
+def flock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on the file ``path`` (created, with its folder) for the block.
+
+    One process, and one thread, at a time gets through: each call opens its own file description, which
+    ``flock`` locks against every other one.
+
+    Args:
+        path: the lock file (its content is never written).
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: callers' atomic renames still keep their outputs whole
+        yield
+        return
+    lock = Path(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager

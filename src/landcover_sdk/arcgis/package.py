@@ -26,8 +26,9 @@ from xml.sax.saxutils import escape
 from .._atomic import atomic_output, atomic_write_bytes
 from .._version import __version__
 from ..errors import StorageError
-from ..inference.backends import is_int8_model, load_model_file
 from ..models.builtin import is_builtin, resolve_model
+from ..models.formats import is_int8_model, load_model_file
+from ..models.locate import local_model
 from ..models.onnx_export import save_onnx
 from .function import OUTPUTS, ClassifyLandcover
 
@@ -243,7 +244,7 @@ def export_dlpk(model: str | Path, dest: str | Path, *, name: str | None = None)
     """Write ``<name>.onnx``, ``<name>.emd``, ``ClassifyLandcover.py`` and ``<name>.dlpk`` into ``dest``; the ``.dlpk``.
 
     Args:
-        model: a ``.safetensors``/``.onnx``/CNTK ``.model`` file or ``builtin:NAME`` (local).
+        model: a ``.safetensors``/``.onnx``/CNTK ``.model`` file, storage URL or ``builtin:NAME``.
         dest: an existing folder.
         name: the package's name (default: the model file's stem).
 
@@ -253,7 +254,7 @@ def export_dlpk(model: str | Path, dest: str | Path, *, name: str | None = None)
     folder = Path(dest)
     if not folder.is_dir():
         raise StorageError(f"{folder}: destination folder does not exist")
-    source = Path(resolve_model(model))
+    source = local_model(model)
     stem = name or (str(model).split(":", 1)[1] if is_builtin(model) else source.stem)
     onnx_path = folder / f"{stem}.onnx"
     if is_int8_model(source):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..arcgis import export_dlpk, install_function
-from ..arcgis.function import OUTPUTS
-from ..storage import fetch_to_cache
+# arcgis.function.OUTPUTS, spelled out so that building the parser does not import the arcgis surface (and
+# inference with it); tests/test_layering.py checks the two agree.
+OUTPUTS = ("Soft", "Hard", "Probabilities", "Classes")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _install(args: argparse.Namespace) -> int:
+    from ..arcgis import install_function
+
     folder = install_function(args.dest, model=args.model, output=args.output)
     print(f"wrote {folder} (ClassifyLandcover.py, ClassifyLandcover.rft.xml, README.txt); "
           f"install steps in {folder / 'README.txt'}")
@@ -35,8 +37,9 @@ def _install(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    model = str(fetch_to_cache(args.model)) if "://" in args.model else args.model
-    dlpk = export_dlpk(model, args.dest, name=args.name)
+    from ..arcgis import export_dlpk
+
+    dlpk = export_dlpk(args.model, args.dest, name=args.name)
     print(f"wrote {dlpk} (with {dlpk.with_suffix('.emd').name}, {dlpk.with_suffix('.onnx').name}, "
           f"ClassifyLandcover.py beside it)")
     return 0

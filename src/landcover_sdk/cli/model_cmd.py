@@ -6,16 +6,14 @@ import argparse
 import json
 from pathlib import Path
 
-from ..inference.backends import QuantizedBackend, is_int8_model, load_model_file
-from ..models.builtin import BUILTIN_MODELS, resolve_model
+from ..inference.backends import QuantizedBackend
+from ..models.builtin import BUILTIN_MODELS
 from ..models.cntk import import_cntk
+from ..models.formats import is_int8_model, load_model_file
+from ..models.locate import local_model
 from ..models.onnx_export import build_onnx
-from ..models.spec import macs_per_window, trainable_count
-from ..storage import fetch_to_cache, get_storage
-
-
-def _local(path: str) -> Path:
-    return fetch_to_cache(str(resolve_model(path)))
+from ..models.shapes import macs_per_window, trainable_count
+from ..storage import get_storage
 
 
 def _write(dest: str, data: bytes) -> None:
@@ -51,7 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    mf = import_cntk(_local(args.src))
+    mf = import_cntk(local_model(args.src))
     _write(args.out, mf.to_bytes())
     print(f"imported {args.src} -> {args.out} ({trainable_count(mf.config):,} parameters, "
           f"sha256 {mf.provenance.details.get('cntk_sha256', '?')[:12]}...)")
@@ -59,14 +57,14 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    mf = load_model_file(_local(args.model))
+    mf = load_model_file(local_model(args.model))
     _write(args.out, build_onnx(mf, full=args.full).SerializeToString())
     print(f"exported {args.model} -> {args.out}")
     return 0
 
 
 def _info(args: argparse.Namespace) -> int:
-    local = _local(args.model)
+    local = local_model(args.model)
     if is_int8_model(local):
         q = QuantizedBackend(local)
         print(json.dumps({"precision": "int8", "model_config": q.config.to_dict(), "classes": q.scheme.names,
@@ -101,9 +99,9 @@ def _quantize(args: argparse.Namespace) -> int:
 
     from ..inference.quantize import quantize_model
 
-    calibration = [str(_local(c)) if "://" in c else c for c in args.calibrate]
+    calibration = [str(local_model(c)) if "://" in c else c for c in args.calibrate]
     with tempfile.TemporaryDirectory(prefix="lc-int8-") as tmp:
-        model = _local(args.model) if "://" in args.model else args.model
+        model = local_model(args.model) if "://" in args.model else args.model
         local = quantize_model(model, Path(tmp) / "int8.onnx", calibration, windows=args.windows, seed=args.seed)
         _write(args.out, local.read_bytes())
     print(f"wrote {args.out} (int8, calibrated on {args.windows} window(s) of {len(calibration)} source(s))")

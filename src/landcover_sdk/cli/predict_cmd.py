@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, get_args
 from ..config.models import PredictConfig
 from ..config.region import Region
 from ..errors import ConfigError
-from .imagery_cmd import place_args, place_from_args, source_from_args, year_args
+from .options import place_args, place_from_args, source_from_args, year_args
 
 if TYPE_CHECKING:
     from ..inference.outputs import Output

@@ -12,6 +12,7 @@ import re
 import webbrowser
 from pathlib import Path
 
+from .._redact import public_url
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ def parse_models(values: list[str]) -> dict[str, str]:
         else:
             named.append(("", value))
     if len(named) > 1:
-        named = [(name or Path(model.split("?", 1)[0]).stem.removeprefix("builtin:"), model) for name, model in named]
+        named = [(name or Path(public_url(model)).stem.removeprefix("builtin:"), model) for name, model in named]
     out: dict[str, str] = {}
     for name, model in named:
         if name in out:
@@ -133,6 +134,6 @@ def parse_models(values: list[str]) -> dict[str, str]:
 
 def _model_id(model: str) -> str:
     """A stable short name of the model for tile ETags: its file's hash (or the URL's for remote models)."""
-    from ..inference.shared import model_identity
+    from ..models.locate import model_identity
 
     return model_identity(model)[:16]

@@ -18,6 +18,7 @@ from .._util import is_remote, local_path
 from ..config.models import DataConfig
 from ..config.schemes import ClassScheme, get_scheme, infer_scheme
 from ..errors import EmptyDatasetError, InvalidRasterError, LabelValueError, MissingPartnerError
+from ..storage import discover_remote_pairs
 from .raster import (
     SCHEME_TAG,
     RasterInfo,
@@ -90,8 +91,6 @@ def discover_pairs(
         label_suffix: what label file names end with.
     """
     if is_remote(root):
-        from ..storage import discover_remote_pairs
-
         return [TilePair(*found) for found in
                 discover_remote_pairs(str(root), image_suffix=image_suffix, label_suffix=label_suffix)]
     folder = local_path(root)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ import numpy.typing as npt
 import rasterio
 import rasterio.shutil
 from affine import Affine
-from pyproj import Transformer
 from rasterio.crs import CRS
 from rasterio.enums import ColorInterp, MaskFlags
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
@@ -26,8 +24,13 @@ from rasterio.io import DatasetReader
 
 from .. import _gdal
 from .._atomic import check_output_path, partial_name, publish, remove_stale_partials
+from .._redact import first_line
 from .._util import is_remote, local_path
-from ..errors import CoordinateError, InvalidRasterError, RasterMismatchError
+from ..errors import InvalidRasterError, RasterMismatchError
+from ..storage import gdal_path_for, get_storage
+from .geo import latlon_to_pixel as latlon_to_pixel
+from .geo import pixel_to_latlon as pixel_to_latlon
+from .geo import window_around as window_around
 from .windows import PixelWindow, require_inside
 
 log = logging.getLogger(__name__)
@@ -46,8 +49,6 @@ def gdal_path(path: str | Path) -> str:
     if text.startswith(("http://", "https://")):
         return f"/vsicurl/{text}"
     if is_remote(path):
-        from ..storage import gdal_path_for
-
         return gdal_path_for(str(path))
     return str(local_path(path))
 
@@ -78,24 +79,12 @@ def _exists(path: str | Path) -> bool:
     if str(path).startswith(("http://", "https://", "/vsi")):
         return True  # GDAL's own message says whether the server answered
     if is_remote(path):
-        from ..storage import get_storage
-
         return get_storage(str(path)).exists(str(path))
     return local_path(path).exists()
 
 
-def short_error(exc: BaseException, limit: int | None = 200) -> str:
-    """The first line of an error, GDAL's own explanation where rasterio chained it.
-
-    Args:
-        exc: the exception.
-        limit: most characters kept (``None``: the whole line).
-    """
-    # rasterio's "See previous exception" messages carry GDAL's own explanation as the cause
-    if "previous exception" in str(exc) and exc.__cause__ is not None:
-        exc = exc.__cause__
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:limit]
+#: The first line of an error (:func:`landcover_sdk._redact.first_line`).
+short_error = first_line
 
 
 @dataclass(frozen=True)
@@ -415,71 +404,6 @@ def code_histogram(path: str | Path, *, block: int = 2048) -> dict[int, int]:
 
 
 # ---------------------------------------------------------------------------- geodesy
-def latlon_to_pixel(lat: float, lon: float, crs: CRS | str, transform: Affine) -> tuple[float, float]:
-    """Fractional ``(row, col)`` of a WGS84 latitude/longitude in a raster's CRS and grid.
-
-    Args:
-        lat: WGS84 latitude.
-        lon: WGS84 longitude.
-        crs: the raster's CRS.
-        transform: the raster's geotransform.
-    """
-    if not (-90.0 <= lat <= 90.0) or not (-180.0 <= lon <= 180.0) or not (math.isfinite(lat) and math.isfinite(lon)):
-        raise CoordinateError(f"latitude {lat}, longitude {lon}: not a valid WGS84 coordinate")
-    tr = Transformer.from_crs("EPSG:4326", CRS.from_user_input(crs), always_xy=True)
-    x, y = tr.transform(lon, lat)
-    col, row = ~transform @ (x, y)
-    return float(row), float(col)
-
-
-def pixel_to_latlon(row: float, col: float, crs: CRS | str, transform: Affine) -> tuple[float, float]:
-    """WGS84 ``(lat, lon)`` of a fractional pixel position.
-
-    Args:
-        row: fractional pixel row.
-        col: fractional pixel column.
-        crs: the raster's CRS.
-        transform: the raster's geotransform.
-    """
-    x, y = transform @ (col, row)
-    tr = Transformer.from_crs(CRS.from_user_input(crs), "EPSG:4326", always_xy=True)
-    lon, lat = tr.transform(x, y)
-    return float(lat), float(lon)
-
-
-def window_around(info: RasterInfo, lat: float, lon: float, size: int, *, margin: int = 0) -> PixelWindow:
-    """The ``size`` × ``size`` window around a latitude/longitude (the tutorial's ``region_dim``).
-
-    Args:
-        info: the raster's header.
-        lat: WGS84 latitude of the region's centre.
-        lon: WGS84 longitude of the region's centre.
-        size: side of the square window in pixels.
-        margin: pixels of real imagery the window needs on every side.
-
-    Raises :class:`CoordinateError` naming the coordinate when the window plus ``margin`` on every
-    side does not fit inside the raster.
-    """
-    if info.crs is None:
-        raise InvalidRasterError(info.path, "raster has no CRS; cannot locate a latitude/longitude")
-    row, col = latlon_to_pixel(lat, lon, info.crs, info.transform)
-    r0 = math.floor(row) - size // 2
-    c0 = math.floor(col) - size // 2
-    win = PixelWindow(r0, c0, size, size)
-    if not (0 <= row < info.height and 0 <= col < info.width):
-        raise CoordinateError(
-            f"latitude {lat}, longitude {lon} is outside {info.path} (pixel row {row:.1f}, col {col:.1f} of "
-            f"{info.height}x{info.width})"
-        )
-    if not win.grow(margin).inside(info.height, info.width):
-        raise CoordinateError(
-            f"latitude {lat}, longitude {lon}: a {size}x{size} region with a {margin}-pixel margin "
-            f"(rows {r0 - margin}..{r0 + size + margin}, cols {c0 - margin}..{c0 + size + margin}) "
-            f"does not fit inside {info.path} ({info.height}x{info.width})"
-        )
-    return win
-
-
 # ---------------------------------------------------------------------------- writing
 class GeoTiffWriter:
     """Write a georeferenced raster window by window; publish it atomically, as a COG if asked.

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from affine import Affine
-from pyproj import Transformer
-from rasterio.crs import CRS
-from rasterio.errors import CRSError
 from rasterio.features import geometry_mask
-from rasterio.windows import from_bounds
 from rasterio.windows import transform as window_transform
 
 from ..config.region import Region
-from ..errors import ConfigError, CoordinateError
-from .raster import RasterInfo, window_around
+from .geo import to_raster_crs as _to_raster_crs
+from .geo import window_around
+from .geo import window_from_bounds as _window_from_bounds
+from .raster import RasterInfo
 from .windows import PixelWindow, require_inside
 
 
@@ -42,32 +39,6 @@ class RasterRegion:
         out: npt.NDArray[np.bool_] = geometry_mask([self.geometry], out_shape=(block.height, block.width),
                                                    transform=t)
         return out
-
-
-def _to_raster_crs(info: RasterInfo, crs: str | None) -> Transformer | None:
-    if crs is None:
-        return None
-    if info.crs is None:
-        raise CoordinateError(f"{info.path}: raster has no CRS; cannot use coordinates in {crs}")
-    try:
-        src = CRS.from_user_input(crs)
-    except CRSError as exc:
-        raise ConfigError(f"region.crs: {crs!r} is not a coordinate reference system ({exc})") from exc
-    if src == info.crs:
-        return None
-    return Transformer.from_crs(src, info.crs, always_xy=True)
-
-
-def _window_from_bounds(info: RasterInfo, bounds: tuple[float, float, float, float], what: str) -> PixelWindow:
-    win = from_bounds(*bounds, transform=info.transform)
-    r0, c0 = math.floor(win.row_off + 1e-9), math.floor(win.col_off + 1e-9)
-    r1 = math.ceil(win.row_off + win.height - 1e-9)
-    c1 = math.ceil(win.col_off + win.width - 1e-9)
-    full = PixelWindow(r0, c0, max(r1 - r0, 0), max(c1 - c0, 0))
-    inner = full.intersect(info.height, info.width) if full.height and full.width else None
-    if inner is None:
-        raise CoordinateError(f"{what} {tuple(round(b, 3) for b in bounds)} does not overlap {info.path}")
-    return inner
 
 
 def resolve_region(info: RasterInfo, region: Region | None = None, *, margin: int = 64) -> RasterRegion:

@@ -23,10 +23,10 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 from affine import Affine
-from pyproj import Transformer
 
 from ..errors import WindowError
 from .dataset import IMAGE_SUFFIX, LABEL_SUFFIX, TilePair
+from .geo import transformer
 from .raster import SCHEME_TAG, write_raster
 from .windows import check_size
 
@@ -245,7 +245,7 @@ def tile_transform(
         columns: tiles per row of the grid.
         resolution: pixel size in metres.
     """
-    x, y = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon, lat)
+    x, y = transformer("EPSG:4326", crs).transform(lon, lat)
     half = size * resolution / 2
     x0, y0 = round(x - half), round(y + half)
     dc, dr = index % columns, index // columns

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote, urlsplit
 
+from .._redact import public_url
 from ..errors import ImageryAccessError
 
 log = logging.getLogger(__name__)
@@ -343,10 +344,5 @@ def _s3_path(href: str) -> str:
     raise ImageryAccessError(f"{public_href(href)}: not an S3 URL")
 
 
-def public_href(href: str) -> str:
-    """``href`` without its query string (where a signature would be).
-
-    Args:
-        href: a URL or path.
-    """
-    return href.split("?", 1)[0]
+#: ``href`` without its query string (where a signature would be); :func:`landcover_sdk._redact.public_url`.
+public_href = public_url

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +26,7 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 
-from ..data.raster import short_error
+from .._redact import first_line, redact, strip_queries
 from ..data.windows import PixelWindow
 from ..errors import ImageryAccessError, InvalidRasterError
 from .access import Access, Opened, public_href
@@ -129,7 +128,7 @@ class ItemReader:
                 with rasterio.Env(**opened.options), rasterio.open(opened.path) as ds:
                     return work(ds)
             except RasterioError as exc:
-                failure = _scrub(short_error(exc, limit=None), opened)[:240]  # scrubbed whole, then cut
+                failure = _scrub(first_line(exc, limit=None), opened)[:240]  # scrubbed whole, then cut
             if not self.access.signs(self.item.href):
                 break
             self.retries += 1
@@ -288,9 +287,6 @@ def mosaic_block(grid: TargetGrid, parts: Sequence[tuple[ItemReader, ItemHeader,
     return buf
 
 
-_QUERY = re.compile(r"\?[A-Za-z0-9_.\-]+=[^\s'\"]*")
-
-
 def scrub(text: str, secrets: Sequence[str] = ()) -> str:
     """``text`` without URL query strings (where SAS signatures travel), signatures or the given secrets.
 
@@ -298,9 +294,7 @@ def scrub(text: str, secrets: Sequence[str] = ()) -> str:
         text: a message.
         secrets: strings to mask wherever they appear.
     """
-    from .._util import redact
-
-    return _QUERY.sub("", redact(text, tuple(secrets)))
+    return strip_queries(redact(text, tuple(secrets)))
 
 
 def _scrub(text: str, opened: Opened) -> str:

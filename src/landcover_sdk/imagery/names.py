@@ -81,24 +81,6 @@ def source_help(*, prefixed: bool = False) -> str:
     return ", ".join(names) + ", a STAC API URL or a static catalog.json"
 
 
-def _planetary_computer(year: int | None = None, **options: Any) -> NaipSource:
-    from .source import NaipSource
-
-    return NaipSource.from_planetary_computer(year, **options)
-
-
-def _earth_search(year: int | None = None, **options: Any) -> NaipSource:
-    from .source import NaipSource
-
-    return NaipSource.from_earth_search(year, **options)
-
-
-# The table. A new named catalog is one line here (or a register_source call / entry point in its own package).
-register_source("planetary-computer", _planetary_computer, "Microsoft's Planetary Computer")
-register_source("pc", _planetary_computer, "Microsoft's Planetary Computer", listed=False)
-register_source("earth-search", _earth_search, "Element 84's Earth Search (requester pays)")
-
-
 def _option(key: str, value: str) -> Any:
     if key == "year":
         if not value.isdigit():

@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyproj
 from affine import Affine
-from pyproj import Transformer
 from rasterio.crs import CRS
 
 from ..config.region import Region
+from ..data.geo import reproject_geometry as reproject_geometry
+from ..data.geo import transformer
 from ..data.windows import PixelWindow
 from ..errors import ConfigError, CoordinateError, InvalidRasterError, NoCoverageError
 from .items import NaipItem
@@ -95,7 +95,7 @@ def locate(region: Region, *, resolution: float, margin: int,
         assert region.center_lat is not None and region.center_lon is not None
         lon, lat = region.center_lon, region.center_lat
         local = _utm(lon, lat)
-        x, y = Transformer.from_crs(wgs84, local, always_xy=True).transform(lon, lat)
+        x, y = transformer(wgs84, local).transform(lon, lat)
         half = region.region_size * resolution / 2
         area = shapely.geometry.box(x - half, y - half, x + half, y + half)
     else:
@@ -125,29 +125,6 @@ def _region_crs(region: Region) -> CRS:
 def _utm(lon: float, lat: float) -> CRS:
     zone = min(max(math.floor((lon + 180.0) / 6.0) + 1, 1), 60)
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
-
-
-def reproject_geometry(geometry: Any, src: CRS, dst: CRS) -> Any:
-    """A shapely geometry from ``src`` to ``dst``, its edges densified first (straight lines bend in another CRS).
-
-    Args:
-        geometry: the geometry.
-        src: its CRS.
-        dst: the CRS wanted.
-    """
-    import shapely
-
-    if src == dst:
-        return geometry
-    tr = Transformer.from_crs(pyproj.CRS.from_user_input(src.to_wkt()), pyproj.CRS.from_user_input(dst.to_wkt()),
-                              always_xy=True)
-    dense = shapely.segmentize(geometry, _segment(geometry))
-    return shapely.transform(dense, lambda x, y: tr.transform(x, y), interleaved=False)
-
-
-def _segment(geometry: Any) -> float:
-    minx, miny, maxx, maxy = geometry.bounds
-    return float(max(maxx - minx, maxy - miny, 1e-9)) / 20
 
 
 # ---------------------------------------------------------------------------- selection
@@ -342,7 +319,7 @@ def plan_grid(place: Place, crs: CRS, anchor: Affine, *, resolution: float, marg
     lattice = Affine(resolution, 0.0, x0, 0.0, -resolution, y0)
     region = place.region
     if region.kind == "around":
-        from ..data.raster import latlon_to_pixel
+        from ..data.geo import latlon_to_pixel
 
         assert region.center_lat is not None and region.center_lon is not None
         row, col = latlon_to_pixel(region.center_lat, region.center_lon, crs, lattice)

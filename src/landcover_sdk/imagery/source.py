@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
-import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -20,7 +19,7 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,12 +27,13 @@ from typing import Any
 from rasterio.enums import Resampling
 
 from .._atomic import atomic_output, atomic_write_text
-from .._util import cache_dir, is_remote, progress_bar
+from .._util import cache_dir, flock, is_remote, progress_bar, sha256_file
 from .._version import __version__
 from ..config.region import Region
 from ..data.raster import GeoTiffWriter
 from ..data.windows import PixelWindow
 from ..errors import ConfigError, InvalidRasterError, NoCoverageError, StorageError
+from ..storage import get_storage
 from .access import Access, AnonymousAccess, PlanetaryComputerSas, RequesterPaysS3, public_href
 from .catalog import Catalog, StacApiCatalog, StaticCatalog
 from .items import DEFAULT_ASSET, NaipItem
@@ -47,6 +47,7 @@ from .names import (
     is_spec,
     parse_source_name,
     parse_spec,
+    register_source,
 )
 from .plan import NAIP_EXTENT, Place, Selection, TargetGrid, locate, plan_grid, select_items
 
@@ -400,7 +401,8 @@ class NaipSource:
         key = self.cache_key(reg)
         entry = self.cache_root / key
         entry.parent.mkdir(parents=True, exist_ok=True)
-        with _locked(self.cache_root / f"{key}.lock"):
+        # one process (and thread) at a time builds a cache entry; the others then find it built
+        with flock(self.cache_root / f"{key}.lock"):
             if not refresh:
                 cached = _load(entry, reg, max_age)
                 if cached is not None:
@@ -420,8 +422,6 @@ class NaipSource:
             **kwargs: :meth:`for_region` options (``refresh``, ``progress``).
         """
         if is_remote(out):
-            from ..storage import get_storage
-
             store = get_storage(str(out))
             store.check_container(str(out))
             scene = self.for_region(region, **kwargs)
@@ -534,7 +534,7 @@ class NaipSource:
             "coverage": {"region": round(stats.inner_valid / (grid.inner.height * grid.inner.width), 6),
                          "scene": round(stats.valid / total, 6)},
             "skipped": [{"id": i, "reason": r} for i, r in selection.skipped],
-            "sha256": _sha256(tif),
+            "sha256": sha256_file(tif),
             "bytes": tif.stat().st_size,
         }
 
@@ -575,7 +575,7 @@ def _footprint(head: ItemHeader, grid: TargetGrid) -> Any:
     """The item's raster bounds in the grid's CRS (what its pixels can reach)."""
     import shapely.geometry
 
-    from .plan import reproject_geometry
+    from ..data.geo import reproject_geometry
 
     left, bottom, right, top = _bounds(head)
     return reproject_geometry(shapely.geometry.box(left, bottom, right, top), head.crs, grid.crs)
@@ -604,22 +604,6 @@ def _region(region: Region | Mapping[str, Any] | None, *, center: tuple[float, f
     return Region.from_geometry(geometry, crs or "EPSG:4326")
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One process (and thread) at a time builds a cache entry; the others then find it built."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: atomic renames still keep entries whole
-        yield
-        return
-    with path.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _load(entry: Path, region: Region, max_age: float | None) -> ImageryScene | None:
     meta, tif = entry / "scene.json", entry / "scene.tif"
     if not meta.is_file() or not tif.is_file():
@@ -635,7 +619,7 @@ def _load(entry: Path, region: Region, max_age: float | None) -> ImageryScene | 
     if max_age is not None and time.time() - fetched > max_age:
         log.info("%s: cached scene older than %.0f s; fetching again", entry, max_age)
         return None
-    if tif.stat().st_size != provenance.get("bytes") or _sha256(tif) != provenance.get("sha256"):
+    if tif.stat().st_size != provenance.get("bytes") or sha256_file(tif) != provenance.get("sha256"):
         log.warning("%s: cached scene damaged (size or hash differs); fetching again", entry)
         return None
     return ImageryScene(tif, region, inner, items, provenance, meta)
@@ -648,12 +632,11 @@ def _item_from_provenance(data: dict[str, Any]) -> NaipItem:
                     self_href=data.get("self_href"), collection=data.get("collection"))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+# The built-in named sources (the table's entries, in imagery.names). A new named catalog is one line here, or a
+# register_source call / ``landcover_sdk.imagery`` entry point in its own package.
+register_source("planetary-computer", NaipSource.from_planetary_computer, "Microsoft's Planetary Computer")
+register_source("pc", NaipSource.from_planetary_computer, "Microsoft's Planetary Computer", listed=False)
+register_source("earth-search", NaipSource.from_earth_search, "Element 84's Earth Search (requester pays)")
 
 
 __all__ = ["SOURCE_PREFIX", "SPEC_PREFIX", "FetchOptions", "ImageryScene", "NaipSource", "is_source_name", "is_spec",

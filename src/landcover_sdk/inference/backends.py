@@ -24,6 +24,8 @@ from ..config.models import ModelConfig
 from ..config.schemes import ClassScheme
 from ..errors import ConfigError, DataError, ModelFormatError
 from ..models.file import ModelFile
+from ..models.formats import is_int8_model as is_int8_model
+from ..models.formats import load_model_file as load_model_file
 
 if TYPE_CHECKING:
     from ..models.unet import UNetModel
@@ -247,8 +249,7 @@ class QuantizedBackend:
     precision = "int8"
 
     def __init__(self, path: str | Path, *, threads: int | None = None, model: Any = None) -> None:
-        from ..models.onnx_export import read_onnx
-        from .quantize import GRAPH_HASH_KEY, RECORD_KEY, graph_sha256
+        from ..models.onnx_export import GRAPH_HASH_KEY, RECORD_KEY, graph_sha256, read_onnx
 
         self.path = Path(path)
         model = model if model is not None else read_onnx(self.path)
@@ -281,36 +282,6 @@ class QuantizedBackend:
             x = x.copy()  # the caller's batch stays as it was
             x[:, bands] -= x[:, bands].mean(axis=(2, 3), keepdims=True)
         return np.asarray(self._session.run(None, {"image": x})[0], dtype=np.float32)
-
-
-def is_int8_model(path: str | Path) -> bool:
-    """Whether ``path`` is an int8 model written by :func:`~landcover_sdk.inference.quantize.quantize_model`."""
-    from ..models.onnx_export import onnx_precision, read_onnx
-
-    p = Path(path)
-    return p.suffix.lower() == ".onnx" and p.is_file() and onnx_precision(read_onnx(p)) == "int8"
-
-
-def load_model_file(path: str | Path) -> ModelFile:
-    """Read a ``.safetensors`` model file, an ``.onnx`` model exported by the SDK, or a tutorial CNTK ``.model``.
-
-    A CNTK file is converted in memory on every load (about a second for the tutorial's model);
-    ``landcover model import-cntk`` converts it once.
-    """
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix == ".onnx":
-        from ..models.onnx_export import load_onnx_model_file
-
-        return load_onnx_model_file(p)
-    if suffix == ".model":
-        from ..models.cntk import import_cntk
-
-        return import_cntk(p)
-    if suffix != ".safetensors":
-        raise ModelFormatError(f"{p}: unknown model file type {suffix or '(none)'} (use .safetensors, .onnx or the "
-                               "tutorial's CNTK .model)")
-    return ModelFile.load(p)
 
 
 class CountingBackend:

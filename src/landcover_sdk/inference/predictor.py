@@ -35,6 +35,7 @@ import numpy.typing as npt
 import rasterio
 
 from .._atomic import check_output_path
+from .._redact import public_url
 from .._util import is_remote, local_path, progress_bar
 from ..config.models import PredictConfig
 from ..config.region import Region
@@ -53,7 +54,7 @@ from ..data.raster import (
 from ..data.region import RasterRegion, resolve_region
 from ..data.windows import PixelWindow
 from ..errors import ConfigError, DataError, InvalidRasterError, LabelValueError, StorageError
-from ..models.builtin import resolve_model
+from ..models.locate import local_model
 from ..storage.staging import StagedSink, check_remote, publish_text, stage_path
 from .backends import Backend, BackendName, check_batch, load_backend
 from .metrics import EvaluationReport
@@ -170,7 +171,7 @@ class Predictor:
                 an unknown name or a bad value raises :class:`~landcover_sdk.ConfigError`.
         """
         cfg = (config or PredictConfig()).updated(backend=backend, threads=threads, **overrides)
-        local = _local_model(path)
+        local = local_model(path)
         predictor = cls(load_backend(local, backend=cfg.backend, threads=cfg.threads, memory_arena=cfg.memory_arena,
                                      device=cfg.device, autocast=cfg.autocast), cfg)
         predictor.model_source = str(path)
@@ -503,17 +504,8 @@ def _add_all(sinks: list[Sink], prediction: BlockPrediction) -> None:
         sink.add(prediction)
 
 
-def _local_model(path: str | Path) -> Path:
-    path = resolve_model(path)
-    if is_remote(path):
-        from ..storage import fetch_to_cache
-
-        return fetch_to_cache(str(path))
-    return local_path(path)
-
-
 def _file_link(src: str | Path) -> SourceLink:
-    text = str(src).split("?", 1)[0]
+    text = public_url(str(src))
     return SourceLink(text, f"imagery {Path(text).name}")
 
 

@@ -18,7 +18,6 @@ import logging
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,18 +25,12 @@ import numpy.typing as npt
 from .._atomic import atomic_write_bytes
 from ..errors import InvalidRasterError, ModelFormatError
 from ..models.file import ModelFile, sha256_file
+from ..models.onnx_export import GRAPH_HASH_KEY as GRAPH_HASH_KEY
 from ..models.onnx_export import PRECISION_KEY
+from ..models.onnx_export import RECORD_KEY as RECORD_KEY
+from ..models.onnx_export import graph_sha256 as graph_sha256
 
 log = logging.getLogger(__name__)
-
-RECORD_KEY = "quantization"
-GRAPH_HASH_KEY = "graph_sha256"
-
-
-def graph_sha256(model: Any) -> str:
-    """SHA-256 of an ONNX model's graph (operators, weights, shapes), metadata excluded."""
-    return hashlib.sha256(model.graph.SerializeToString(deterministic=True)).hexdigest()
-
 
 def calibration_rasters(sources: Sequence[str | Path] | str | Path) -> list[Path]:
     """The imagery files named by ``sources``: files, or folders (their ``*_NAIP.tif``, else every ``*.tif``).
@@ -93,8 +86,9 @@ def quantize_model(model: str | Path | ModelFile, out: str | Path, calibration: 
     from ..config.region import Region
     from ..data.raster import read_info, validate_image
     from ..models.builtin import resolve_model
+    from ..models.formats import load_model_file
     from ..models.onnx_export import build_onnx
-    from .backends import OnnxBackend, load_model_file
+    from .backends import OnnxBackend
     from .predictor import Predictor
 
     if isinstance(model, ModelFile):

@@ -7,14 +7,13 @@ Runtime session) is loaded once per identity and settings, and reused.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from pathlib import Path
 
 from ..errors import ConfigError
 from ..models.builtin import is_builtin, resolve_model
-from ..models.file import sha256_file
+from ..models.locate import model_identity as model_identity
 from .predictor import Predictor
 from .tiling import Mode
 
@@ -22,30 +21,6 @@ log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _predictors: dict[tuple[str, Mode, int], Predictor] = {}
-_hashes: dict[tuple[str, int, int], str] = {}
-
-
-def model_identity(model: str | Path) -> str:
-    """The identity of a model: the hex SHA-256 of its local file (a built-in name resolved), or of the name itself
-    when it is not a local file (a storage URL).
-
-    A file's hash is remembered while its size and modification time stay the same.
-
-    Args:
-        model: a model path, ``builtin:NAME`` or a URL.
-    """
-    path = Path(str(resolve_model(model)))
-    if not path.is_file():
-        return hashlib.sha256(str(model).encode()).hexdigest()
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    with _lock:
-        known = _hashes.get(key)
-    if known is None:
-        known = sha256_file(path)
-        with _lock:
-            _hashes[key] = known
-    return known
 
 
 def shared_predictor(model: str | Path, mode: Mode, threads: int = 0) -> Predictor:

@@ -194,7 +194,7 @@ def _footprint(crs: CRS | None, bbox: list[float]) -> tuple[dict[str, Any] | Non
     import shapely
     import shapely.geometry
 
-    from ..imagery.plan import reproject_geometry
+    from ..data.geo import reproject_geometry
 
     wgs84 = reproject_geometry(shapely.geometry.box(*bbox), crs, CRS.from_epsg(4326))
     geom: dict[str, Any] = json.loads(shapely.to_geojson(wgs84))

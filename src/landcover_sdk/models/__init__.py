@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .cntk import import_cntk
 from .file import ModelFile, Provenance
 from .onnx_export import build_onnx, save_onnx
-from .spec import macs_per_window, parameter_shapes, trainable_count
+from .shapes import macs_per_window, parameter_shapes, trainable_count
 
 if TYPE_CHECKING:
     from .unet import UNetModel

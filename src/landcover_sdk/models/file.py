@@ -8,7 +8,6 @@ training run). Loading never unpickles anything: safetensors holds raw tensors o
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,11 +18,12 @@ import numpy.typing as npt
 from pydantic import ValidationError
 
 from .._atomic import atomic_write_bytes
+from .._util import sha256_file as sha256_file
 from ..config.base import format_validation_error
 from ..config.models import ModelConfig
 from ..config.schemes import ClassScheme
 from ..errors import ModelFormatError
-from .spec import parameter_shapes
+from .shapes import parameter_shapes
 
 FORMAT = "landcover-sdk/1"
 ARCHITECTURE = "tutorial-unet"
@@ -49,15 +49,6 @@ class Provenance:
             raise ValueError("provenance must be an object with 'source'")
         source = str(data.pop("source"))
         return cls(source, {str(k): str(v) for k, v in data.items()})
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ scaling, band order and provenance.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from ..config.models import ModelConfig
 from ..config.schemes import ClassScheme
 from ..errors import ModelFormatError
 from .file import ARCHITECTURE, FORMAT, ModelFile, Provenance
-from .spec import parameter_shapes
+from .shapes import parameter_shapes
 
 OPSET = 17
 INPUT_NAME = "image"
@@ -149,6 +150,19 @@ def save_onnx(mf: ModelFile, path: str | Path, *, full: bool = False) -> Path:
 
 #: Metadata key marking a quantized model (value ``"int8"``); float models have none.
 PRECISION_KEY = "precision"
+#: Metadata key of a quantized model's record (JSON: source model, calibration, settings).
+RECORD_KEY = "quantization"
+#: Metadata key of the SHA-256 of a quantized model's graph, checked on load.
+GRAPH_HASH_KEY = "graph_sha256"
+
+
+def graph_sha256(model: Any) -> str:
+    """SHA-256 of an ONNX model's graph (operators, weights, shapes), metadata excluded.
+
+    Args:
+        model: an ``onnx.ModelProto``.
+    """
+    return hashlib.sha256(model.graph.SerializeToString(deterministic=True)).hexdigest()
 
 
 def read_onnx(path: str | Path) -> onnx.ModelProto:

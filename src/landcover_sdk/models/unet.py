@@ -19,7 +19,7 @@ from ..config.models import ModelConfig
 from ..config.schemes import ClassScheme
 from ..errors import DataError, ModelFormatError
 from .file import ModelFile, Provenance
-from .spec import parameter_shapes
+from .shapes import parameter_shapes
 
 
 # CNTK's BatchNormalization(normalization_time_constant=4096) blends running statistics with

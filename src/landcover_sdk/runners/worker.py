@@ -6,21 +6,20 @@ outputs under the job's ``outputs`` URL. Under torchrun every rank runs it; rank
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from .._util import flock
 from ..config.region import Region
 from ..data.dataset import strip_image_suffix
 from ..data.windows import PixelWindow
 from ..errors import RunnerError
 from ..imagery.source import is_spec
-from ..models.builtin import resolve_model
-from ..storage import StorageURL, fetch_to_cache, get_storage
+from ..models.locate import local_model
+from ..storage import StorageURL, get_storage
 from .spec import JobSpec
 
 log = logging.getLogger(__name__)
@@ -29,17 +28,6 @@ log = logging.getLogger(__name__)
 def output_url(spec: JobSpec, name: str) -> str:
     """The URL of output ``name`` (a relative path) under the job's outputs."""
     return str(StorageURL.parse(spec.outputs).join(name))
-
-
-@contextlib.contextmanager
-def _folder_lock(folder: Path) -> Iterator[None]:
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def upload_folder(folder: Path, spec: JobSpec, under: str = "") -> list[str]:
@@ -104,7 +92,7 @@ def restore_checkpoints(spec: JobSpec, out_dir: Path) -> bool:
     from ..training.checkpoint import list_checkpoints
 
     local = out_dir / "checkpoints"
-    with _folder_lock(out_dir):
+    with flock(out_dir / ".lock"):
         if not list_checkpoints(local):
             remote = output_url(spec, CHECKPOINTS) + "/"
             store = get_storage(remote)
@@ -183,7 +171,7 @@ def stage_training_tiles(spec: JobSpec, dest: Path, environ: Mapping[str, str] |
                                                           seed=cfg.sampler_seed)})  # as the trainer's sampler
     prefix = data_url.rstrip("/") + "/"
     local = {i: tuple(str(dest / u[len(prefix):]) for u in pairs[i]) for i in mine}
-    with _folder_lock(dest):
+    with flock(dest / ".lock"):
         if not (dest / ".complete").exists():
             log.info("staging %d of %d tile pair(s) (ranks %s) from %s", len(mine), len(pairs), ranks, data_url)
             for i in mine:
@@ -199,7 +187,7 @@ def _train(spec: JobSpec, work_dir: Path, *, progress: bool) -> list[str]:
     rank = int(os.environ.get("RANK", "0"))
     pairs = stage_training_tiles(spec, work_dir / "data")
     init = spec.inputs.get("init_from")
-    init_local = str(fetch_to_cache(str(resolve_model(str(init))))) if init is not None else None
+    init_local = str(local_model(str(init))) if init is not None else None
     out_dir = work_dir / "output"
     cfg = spec.train_config(pairs=pairs, output_dir=str(out_dir), init_from=init_local)
     resume = restore_checkpoints(spec, out_dir)

@@ -40,6 +40,7 @@ import numpy.typing as npt
 import rasterio
 from affine import Affine
 
+from .._redact import first_line, public_url, strip_queries
 from .._version import __version__
 from ..data.raster import RasterInfo, gdal_path, read_window, valid_mask, write_raster
 from ..data.windows import PixelWindow
@@ -53,8 +54,6 @@ from .tiles import (
     WEB_MERCATOR,
     TileGeometry,
     TileRenderer,
-    _public_name,
-    _strip_queries,
     check_precomputed,
     zoom_in_png,
 )
@@ -217,7 +216,7 @@ class TileService:
         self.max_zoom = max(self.native_zoom + 3, self.min_zoom)
         self.precomputed = None if precomputed is None else check_precomputed(precomputed, self.info,
                                                                                self._gdal_env)
-        self.renderer = TileRenderer(self.geometry, self.scheme, self._path, _public_name(self.source),
+        self.renderer = TileRenderer(self.geometry, self.scheme, self._path, public_url(self.source),
                                      self._gdal_env, self.precomputed)
         self.model_id = model_id or secrets.token_hex(8)
         self._identity = self._source_identity()
@@ -327,7 +326,7 @@ class TileService:
         """What ``/api/info`` returns: bounds, centre, zooms, classes, model, mode."""
         w, s, e, n = self.bounds
         return {
-            "source": _public_name(self.source),
+            "source": public_url(self.source),
             "bounds": [w, s, e, n],
             "center": [(s + n) / 2, (w + e) / 2],
             "native_zoom": self.native_zoom,
@@ -453,12 +452,12 @@ class TileService:
 
     # ------------------------------------------------------------------ the source
     def _open_info(self) -> RasterInfo:
-        name = _public_name(self.source)
+        name = public_url(self.source)
         try:
             with self._gdal_env():
                 info = self.predictor.check_source(self._path)
         except InvalidRasterError as exc:  # name the source as given, never its query string (SAS tokens)
-            raise InvalidRasterError(name, _strip_queries(exc.problem)) from None
+            raise InvalidRasterError(name, strip_queries(exc.problem)) from None
         if info.crs is None:
             raise DataError(f"{name}: no coordinate reference system; map tiles need one")
         return info
@@ -476,9 +475,8 @@ class TileService:
         """What a request that failed while reading or computing is told (no query strings: SAS tokens)."""
         if isinstance(exc, LandcoverError) and not isinstance(exc, InvalidRasterError):
             return exc
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        detail = _strip_queries(detail)[:300]
-        return SourceError(f"{_public_name(self.source)}: cannot read the imagery ({detail})")
+        detail = strip_queries(first_line(exc, None))[:300]
+        return SourceError(f"{public_url(self.source)}: cannot read the imagery ({detail})")
 
     def _check_export(self, window: PixelWindow) -> None:
         if window.height * window.width > MAX_EXPORT_PIXELS:
@@ -499,7 +497,7 @@ class TileService:
         bands = list(range(1, self.predictor.model_config.in_bands + 1))
         with self._gdal_env():
             ds = self.renderer.dataset()
-            canvas = read_window(ds, read, bands=bands, source=_public_name(self.source))
+            canvas = read_window(ds, read, bands=bands, source=public_url(self.source))
             own = canvas[:, area.row - read.row : area.row_stop - read.row,
                          area.col - read.col : area.col_stop - read.col]
             valid = valid_mask(ds, area, own, bands)

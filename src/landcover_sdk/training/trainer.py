@@ -36,8 +36,8 @@ from ..config.schemes import ClassScheme
 from ..data.dataset import TileDataset
 from ..data.sampling import RandomWindowSampler
 from ..errors import ConfigError, LabelValueError, StorageError
-from ..models.builtin import resolve_model
 from ..models.file import ModelFile, Provenance, sha256_file
+from ..models.locate import local_model
 from ..models.unet import UNetModel, cntk_bn_momentum
 from .checkpoint import Checkpoint, latest_valid, list_checkpoints, prune, save_checkpoint
 from .losses import crop_margin, error_counts, weighted_loss
@@ -214,7 +214,7 @@ class Trainer:
     def _build_model(self) -> UNetModel:
         cfg = self.config
         if cfg.init_from:
-            src = Path(resolve_model(cfg.init_from))
+            src = local_model(cfg.init_from)
             if src.suffix == ".model":
                 from ..models.cntk.importer import import_cntk
 
@@ -418,7 +418,7 @@ class Trainer:
         }
         if self.config.init_from:
             details["init_from"] = str(self.config.init_from)
-            init_file = Path(resolve_model(self.config.init_from))
+            init_file = local_model(self.config.init_from)
             if init_file.is_file():
                 details["init_from_sha256"] = sha256_file(init_file)
         if self.history:
